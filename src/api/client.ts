@@ -1,0 +1,404 @@
+/**
+ * The thin HTTP client for the iLoveIMG REST API v1: the only code in the project that speaks HTTP to
+ * it. Drives start → upload → process → download plus the task resources, with got (lazily imported)
+ * and self-signed tokens (auth.ts). It never prints; callers observe progress through callbacks.
+ *
+ * Wire decisions (protocol-notes §1, §3, §9):
+ * - `/start`, `/auth`, `/task` (list), `/task/{id}` and `/info` go to the configured API URL; everything
+ *   else goes to the worker host the start call returned, with the configured URL's scheme (so
+ *   `http://127.0.0.1:PORT` works for the embedded engine and `https://api.iloveimg.com` in real life).
+ * - Bodies are JSON, as js-core and the Python library send them; uploads are multipart `task` + `file`.
+ * - Files over 2,000,000 bytes go up in chunks of that size (`chunk`/`chunks`), as the .NET library does.
+ */
+import { openAsBlob } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Got, Response } from 'got';
+import { TokenSigner, type Credentials } from './auth.js';
+import { ApiError, ConnectionError, type Step } from './errors.js';
+import { retryDelay, shouldRetry, type RetryPolicy } from './retry.js';
+import type {
+  InfoResponse,
+  NextTaskResponse,
+  ProcessResponse,
+  StartResponse,
+  TaskResource,
+  UploadResponse,
+} from '../spec/wire.js';
+import type { ToolName } from '../spec/tools.js';
+
+export const DEFAULT_API_URL = 'https://api.iloveimg.com';
+/** The .NET library's `MaxBytesPerChunk`: the only chunk size known to work against the real API. */
+export const CHUNK_BYTES = 2_000_000;
+
+export interface ClientOptions {
+  apiUrl: string;
+  credentials: Credentials;
+  /** Per-request timeout in milliseconds (uploads and downloads get it per attempt). */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  userAgent?: string;
+  /** Called before each retry, e.g. to report it or to lower the concurrency on 429. */
+  onRetry?: (info: { step: Step; attempt: number; error: ApiError; delayMs: number }) => void;
+  /** Aborts every request in flight (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+/** A started task: its id, tool, and the worker it lives on. */
+export interface TaskRef {
+  task: string;
+  tool: ToolName | string;
+  /** The worker host as the API returned it (bare host[:port]). */
+  server: string;
+}
+
+export interface UploadSource {
+  /** A local path, streamed from disk... */
+  path?: string;
+  /** ...or bytes already in memory (stdin). */
+  data?: Buffer;
+  /** The name sent as the file part's filename. */
+  filename: string;
+}
+
+export interface DownloadResult {
+  /** The file name from Content-Disposition (`filename*` first), untrusted: sanitise before use. */
+  filename?: string;
+  bytes: number;
+  contentType?: string;
+}
+
+export interface ListFilters {
+  tool?: string;
+  status?: string;
+  custom_int?: number;
+  page?: number;
+}
+
+type Method = 'GET' | 'POST' | 'DELETE';
+
+interface RequestSpec {
+  step: Step;
+  method: Method;
+  url: string;
+  json?: unknown;
+  /** Builds a fresh body for each attempt (a FormData cannot be replayed: stack.md §5). */
+  form?: () => Promise<FormData>;
+  onUploadProgress?: (transferred: number) => void;
+  /** Whether a failed attempt may be sent again (see retry.ts). */
+  idempotent: boolean;
+}
+
+export class IloveimgClient {
+  private readonly signer: TokenSigner;
+  private readonly base: URL;
+  private gotInstance?: Got;
+
+  constructor(private readonly options: ClientOptions) {
+    this.signer = new TokenSigner(options.credentials);
+    this.base = new URL(options.apiUrl.endsWith('/') ? options.apiUrl : `${options.apiUrl}/`);
+  }
+
+  /** `GET /v1/start/{tool}` */
+  async start(tool: ToolName | string): Promise<TaskRef & { remainingFiles: number }> {
+    const res = await this.call<StartResponse>({ step: 'start', method: 'GET', url: this.startUrl(`start/${tool}`), idempotent: true });
+    if (!res.server || !res.task) {
+      throw new ApiError('The API started no task (no server or task in its answer)', 200, 'start', 'StartError');
+    }
+    return { task: res.task, server: res.server, tool, remainingFiles: Number(res.remaining_files ?? 0) };
+  }
+
+  /**
+   * `POST /v1/upload` of a local file or bytes. Large files go in chunks; each attempt rebuilds its body,
+   * so uploads are retried safely (the server keys a chunk by its index, and an unfinished upload
+   * is invisible to process).
+   */
+  async upload(ref: TaskRef, source: UploadSource, onProgress?: (bytes: number) => void): Promise<UploadResponse> {
+    const blob = source.path ? await openAsBlob(source.path) : new Blob([new Uint8Array(source.data ?? Buffer.alloc(0))]);
+    const chunks = blob.size > CHUNK_BYTES ? Math.ceil(blob.size / CHUNK_BYTES) : 1;
+    let last: UploadResponse | undefined;
+    for (let i = 0; i < chunks; i++) {
+      const part = chunks === 1 ? blob : blob.slice(i * CHUNK_BYTES, Math.min(blob.size, (i + 1) * CHUNK_BYTES));
+      let reported = 0;
+      last = await this.call<UploadResponse>({
+        step: 'upload',
+        method: 'POST',
+        url: this.workerUrl(ref, 'upload'),
+        idempotent: true,
+        form: async () => {
+          const fd = new FormData();
+          fd.append('task', ref.task);
+          fd.append('file', part, source.filename);
+          if (chunks > 1) {
+            fd.append('chunk', String(i));
+            fd.append('chunks', String(chunks));
+          }
+          return fd;
+        },
+        onUploadProgress: (transferred) => {
+          // The multipart envelope counts too; report only the file's bytes, once each.
+          const now = Math.min(transferred, part.size);
+          if (now > reported) onProgress?.(now - reported);
+          reported = Math.max(reported, now);
+        },
+      });
+      if (reported < part.size) onProgress?.(part.size - reported);
+    }
+    if (!last?.server_filename) throw new ApiError('The API accepted the upload but named no server file', 200, 'upload', 'UploadError');
+    return last;
+  }
+
+  /** `POST /v1/upload` with `cloud_file`: the server fetches the URL itself. */
+  async uploadCloud(ref: TaskRef, url: string): Promise<UploadResponse> {
+    return this.call<UploadResponse>({
+      step: 'upload',
+      method: 'POST',
+      url: this.workerUrl(ref, 'upload'),
+      json: { task: ref.task, cloud_file: url },
+      idempotent: true,
+    });
+  }
+
+  /** `DELETE /v1/upload/{task}/{server_filename}` */
+  async deleteFile(ref: TaskRef, serverFilename: string): Promise<void> {
+    await this.call({
+      step: 'delete',
+      method: 'DELETE',
+      url: this.workerUrl(ref, `upload/${enc(ref.task)}/${enc(serverFilename)}`),
+      idempotent: true,
+    });
+  }
+
+  /**
+   * `POST /v1/process`. Not idempotent (processing a task twice is an error), so it is only sent again
+   * when the server said it did not start (429, 503); callers poll `getTask` after a lost answer.
+   */
+  async process(ref: TaskRef, body: Record<string, unknown>): Promise<ProcessResponse> {
+    return this.call<ProcessResponse>({
+      step: 'process',
+      method: 'POST',
+      url: this.workerUrl(ref, 'process'),
+      json: { ...body, task: ref.task, tool: ref.tool },
+      idempotent: false,
+    });
+  }
+
+  /** `GET /v1/task/{task}` on the worker (or on the start server when the worker is unknown). */
+  async getTask(ref: Pick<TaskRef, 'task'> & { server?: string }): Promise<TaskResource> {
+    const url = ref.server ? this.workerUrl(ref as TaskRef, `task/${enc(ref.task)}`) : this.startUrl(`task/${enc(ref.task)}`);
+    return this.call<TaskResource>({ step: 'task', method: 'GET', url, idempotent: true });
+  }
+
+  /** `DELETE /v1/task/{task}` */
+  async deleteTask(ref: Pick<TaskRef, 'task' | 'server'>): Promise<TaskResource> {
+    return this.call<TaskResource>({
+      step: 'delete',
+      method: 'DELETE',
+      url: this.workerUrl(ref as TaskRef, `task/${enc(ref.task)}`),
+      idempotent: true,
+    });
+  }
+
+  /** `POST /v1/task/next`: a connected task on the parent's outputs, with no re-upload. */
+  async next(ref: TaskRef, tool: ToolName | string): Promise<TaskRef & { files: Record<string, string> }> {
+    const res = await this.call<NextTaskResponse>({
+      step: 'next',
+      method: 'POST',
+      url: this.workerUrl(ref, 'task/next'),
+      json: { task: ref.task, tool },
+      idempotent: false,
+    });
+    return { task: res.task, tool, server: ref.server, files: res.files ?? {} };
+  }
+
+  /** `POST /v1/task` with the secret key: the project's tasks, newest first, 50 a page. */
+  async listTasks(filters: ListFilters = {}): Promise<TaskResource[]> {
+    const body: Record<string, unknown> = { secret_key: this.options.credentials.secretKey };
+    for (const [k, v] of Object.entries(filters)) if (v !== undefined) body[k] = v;
+    const res = await this.call<TaskResource[] | { tasks?: TaskResource[] }>({
+      step: 'list',
+      method: 'POST',
+      url: this.startUrl('task'),
+      json: body,
+      idempotent: true,
+    });
+    return Array.isArray(res) ? res : (res.tasks ?? []);
+  }
+
+  /** `GET /v1/info` */
+  async info(): Promise<InfoResponse> {
+    return this.call<InfoResponse>({ step: 'info', method: 'GET', url: this.startUrl('info'), idempotent: true });
+  }
+
+  /**
+   * `GET /v1/download/{task}` streamed to `destPath` (the caller's temporary file). Returns the name
+   * the server gave it; whether it is a zip is decided from the bytes by the caller.
+   */
+  async download(ref: TaskRef, destPath: string): Promise<DownloadResult> {
+    return this.withRetries({ step: 'download', method: 'GET', url: this.workerUrl(ref, `download/${enc(ref.task)}`), idempotent: true }, async () => {
+      const got = await this.got();
+      const stream = got.stream(this.workerUrl(ref, `download/${enc(ref.task)}`), {
+        headers: await this.headers(),
+        throwHttpErrors: false,
+        timeout: { request: this.options.timeoutMs ?? 300_000 },
+        retry: { limit: 0 },
+        signal: this.options.signal,
+      });
+      const response = await new Promise<Response>((resolve, reject) => {
+        stream.once('response', resolve);
+        stream.once('error', reject);
+      });
+      if (response.statusCode >= 400) {
+        const chunks: Buffer[] = [];
+        for await (const c of stream) chunks.push(c as Buffer);
+        throw ApiError.fromResponse(response.statusCode, 'download', parseBody(Buffer.concat(chunks).toString('utf8')), retryAfterOf(response));
+      }
+      await pipeline(stream, createWriteStream(destPath));
+      const disposition = response.headers['content-disposition'];
+      return {
+        filename: disposition ? filenameFromDisposition(disposition) : undefined,
+        bytes: Number(response.headers['content-length'] ?? 0) || (stream.downloadProgress?.transferred ?? 0),
+        contentType: response.headers['content-type'],
+      };
+    });
+  }
+
+  // ── plumbing ────────────────────────────────────────────────────────────────────────────────
+
+  private startUrl(path: string): string {
+    return new URL(`v1/${path}`, this.base).toString();
+  }
+
+  private workerUrl(ref: Pick<TaskRef, 'server'>, path: string): string {
+    // The API returns a bare host; reuse the configured URL's scheme (protocol-notes §1).
+    const server = ref.server.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+    return `${this.base.protocol}//${server}/v1/${path}`;
+  }
+
+  private async got(): Promise<Got> {
+    if (!this.gotInstance) {
+      const { default: got } = await import('got');
+      this.gotInstance = got.extend({
+        headers: { 'user-agent': this.options.userAgent ?? 'iloveimg-cli', accept: 'application/json' },
+        retry: { limit: 0 }, // retries are ours (retry.ts): got cannot replay a FormData body
+        throwHttpErrors: false,
+        timeout: { request: this.options.timeoutMs ?? 300_000 },
+      });
+    }
+    return this.gotInstance;
+  }
+
+  private async headers(): Promise<Record<string, string>> {
+    return { authorization: `Bearer ${await this.signer.get()}` };
+  }
+
+  private async call<T>(spec: RequestSpec): Promise<T> {
+    return this.withRetries(spec, async () => {
+      const got = await this.got();
+      const req = got(spec.url, {
+        method: spec.method,
+        headers: await this.headers(),
+        json: spec.json,
+        body: spec.form ? await spec.form() : undefined,
+        signal: this.options.signal,
+        responseType: 'text',
+      });
+      if (spec.onUploadProgress) req.on('uploadProgress', (p) => spec.onUploadProgress?.(p.transferred));
+      const res = await req;
+      const body = parseBody(res.body);
+      if (res.statusCode >= 400) throw ApiError.fromResponse(res.statusCode, spec.step, body, retryAfterOf(res));
+      return body as T;
+    });
+  }
+
+  private async withRetries<T>(spec: Pick<RequestSpec, 'step' | 'method' | 'url' | 'idempotent'>, attempt: () => Promise<T>): Promise<T> {
+    const policy: RetryPolicy = { retries: 4, baseDelayMs: 500, maxDelayMs: 30_000, ...this.options.retry };
+    for (let n = 0; ; n++) {
+      try {
+        return await attempt();
+      } catch (raw) {
+        const error = toApiError(raw, spec.step, spec.method, spec.url);
+        if (this.options.signal?.aborted || n >= policy.retries || !shouldRetry(error, spec.idempotent)) throw error;
+        // A 401 "Signature verification failed" from a bad node: sign a fresh token before trying again.
+        if (error.status === 401) this.signer.reset();
+        const delayMs = retryDelay(n, error, policy);
+        this.options.onRetry?.({ step: spec.step, attempt: n + 1, error, delayMs });
+        await sleep(delayMs, this.options.signal);
+      }
+    }
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function parseBody(text: string): unknown {
+  if (!text) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function retryAfterOf(res: Pick<Response, 'headers'>): number | undefined {
+  const h = res.headers['retry-after'];
+  if (!h) return undefined;
+  const secs = Number(h);
+  if (Number.isFinite(secs)) return Math.max(0, secs);
+  const date = Date.parse(String(h));
+  return Number.isFinite(date) ? Math.max(0, (date - Date.now()) / 1000) : undefined;
+}
+
+/** Network failures become ConnectionError; the message names the step and host, never the token. */
+function toApiError(raw: unknown, step: Step, method: string, url: string): ApiError {
+  if (raw instanceof ApiError) return raw;
+  const err = raw as NodeJS.ErrnoException & { code?: string; name?: string };
+  const host = safeHost(url);
+  const what = err?.name === 'TimeoutError' || err?.code === 'ETIMEDOUT' ? 'timed out' : `failed (${err?.code ?? err?.message ?? 'unknown error'})`;
+  return new ConnectionError(`${method} ${host} (${step}) ${what}`, 0, step, err?.code ?? 'ConnectionError');
+}
+
+function safeHost(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'the API';
+  }
+}
+
+/**
+ * The name in a Content-Disposition header: RFC 5987 `filename*=utf-8''…` first, then `filename="…"`
+ * or a bare token (protocol-notes §3.5). The result is untrusted.
+ */
+export function filenameFromDisposition(header: string): string | undefined {
+  const star = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header);
+  if (star) {
+    try {
+      return decodeURIComponent(star[2].trim().replace(/^"|"$/g, ''));
+    } catch {
+      /* a malformed escape: fall back to the plain parameter */
+    }
+  }
+  const quoted = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(header);
+  if (quoted) return quoted[1].replace(/\\(.)/g, '$1');
+  const bare = /filename\s*=\s*([^;\s]+)/i.exec(header);
+  return bare?.[1];
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}

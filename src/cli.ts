@@ -1,0 +1,128 @@
+/**
+ * The program: the command tree, the global options, and the one place that turns errors into exit
+ * codes. `run()` returns the code; only bin/iloveimg.js sets it on the process, so tests can run the
+ * whole program in-process.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { ApiError } from './api/errors.js';
+import type { AppContext } from './lib/context.js';
+import { CliError, EXIT, EXIT_CODE_HELP } from './lib/errors.js';
+import { registry } from './commands/index.js';
+
+export const ENV_HELP = `Environment:
+  ILOVEIMG_PUBLIC_KEY, ILOVEIMG_SECRET_KEY   API keys (override the profile)
+  ILOVEIMG_API_URL                           API base URL (default https://api.iloveimg.com)
+  ILOVEIMG_PROFILE                           profile to use (like --profile)
+  ILOVEIMG_CONFIG_DIR                        where profiles are kept (like --config-dir)
+  ILOVEIMG_FILE_ENCRYPTION_KEY               file encryption key (16, 24 or 32 characters)
+  NO_COLOR                                   no colours
+
+Settings are taken from, in order: flag > environment > selected profile > default profile.
+With no keys at all (or with --local), the embedded engine runs in-process: no account, no network.`;
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(ctx: AppContext): Command {
+  const program = new Command('iloveimg')
+    .description('Batch-process images with the iLoveIMG API, or offline with the built-in engine')
+    .version(ctx.version, '-V, --version', 'Print the version')
+    .helpOption('-h, --help', 'Show help')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+      outputError: (s, write) => write(s.endsWith('\n') ? s : `${s}\n`),
+    })
+    .exitOverride();
+
+  program
+    .optionsGroup('Connection:')
+    .option('--api-url <url>', 'API base URL (default https://api.iloveimg.com; env ILOVEIMG_API_URL)')
+    .option('--public-key <key>', 'Project public key (env ILOVEIMG_PUBLIC_KEY)')
+    .option('--secret-key <key>', 'Project secret key (env ILOVEIMG_SECRET_KEY; prefer the env or a profile: flags show in `ps`)')
+    .option('--local', 'Use the embedded engine even when keys are configured')
+    .option('--profile <name>', 'Use this saved profile (env ILOVEIMG_PROFILE)')
+    .option('--config-dir <dir>', 'Where profiles are kept (env ILOVEIMG_CONFIG_DIR)')
+    .option('--timeout <seconds>', 'Per-request timeout (default 300)', (v) => seconds(v))
+    .option('--retries <n>', 'Retries of a failed request (default 4)', (v) => count(v, '--retries'))
+    .optionsGroup('Output:')
+    .option('--json', 'Print one JSON document on stdout (nothing else goes to stdout)')
+    .option('--ndjson', 'Print one JSON event per line on stdout as files finish')
+    .option('-q, --quiet', 'Print only warnings and errors')
+    .option('-v, --verbose', 'Print more: tasks, retries, stack traces');
+
+  for (const group of registry) {
+    program.commandsGroup(`${group.heading}:`);
+    for (const create of group.commands) {
+      const cmd = create(ctx);
+      cmd.exitOverride().configureOutput({
+        writeOut: (s) => ctx.stdout.write(s),
+        writeErr: (s) => ctx.stderr.write(s),
+        outputError: (s, write) => write(s.endsWith('\n') ? s : `${s}\n`),
+      });
+      program.addCommand(cmd);
+    }
+  }
+  program.addHelpText('after', `\n${EXIT_CODE_HELP}\n\n${ENV_HELP}\n`);
+  return program;
+}
+
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new CommanderError(EXIT.USAGE, 'commander.invalidArgument', `error: --timeout must be a positive number of seconds, got ${JSON.stringify(v)}`);
+  return Math.round(n * 1000);
+}
+
+function count(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 20) throw new CommanderError(EXIT.USAGE, 'commander.invalidArgument', `error: ${flag} must be a whole number from 0 to 20, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Runs the program on `argv` (without node and the script) and returns the exit code. */
+export async function run(argv: string[], ctx: AppContext): Promise<number> {
+  ctx.argv ??= argv;
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.OK;
+  } catch (e) {
+    return reportError(e, ctx, argv.includes('-v') || argv.includes('--verbose'));
+  }
+}
+
+function reportError(e: unknown, ctx: AppContext, verbose: boolean): number {
+  const err = (s: string) => ctx.stderr.write(`${s}\n`);
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
+    // commander has already printed its message (an unknown option, a bad value, …).
+    if (e.code !== 'commander.executeSubCommandAsync') err('Run with --help for usage.');
+    return EXIT.USAGE;
+  }
+  if (e instanceof CliError) {
+    err(`error: ${e.message}`);
+    if (e.hint) err(e.hint);
+    if (verbose && e.stack) err(e.stack);
+    return e.exitCode;
+  }
+  if (e instanceof ApiError) {
+    err(`error: ${e.message}${e.status ? ` (HTTP ${e.status}, ${e.step})` : ''}`);
+    if (e.status === 401) {
+      err('Check your keys (`iloveimg config list`), or run `iloveimg login`.');
+      return EXIT.AUTH;
+    }
+    return EXIT.ERROR;
+  }
+  if ((e as Error)?.name === 'AbortError' || ctx.signal.aborted) {
+    err('interrupted');
+    return EXIT.INTERRUPTED;
+  }
+  err(`error: ${(e as Error)?.message ?? String(e)}`);
+  if (verbose && (e as Error)?.stack) err((e as Error).stack!);
+  else err('Run again with --verbose for details.');
+  return EXIT.ERROR;
+}

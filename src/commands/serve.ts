@@ -1,0 +1,86 @@
+/**
+ * `iloveimg serve`: the embedded engine as a standing server that speaks the iLoveIMG REST API, for
+ * other clients (the official libraries, other machines) and for tasks that outlive one command.
+ *
+ * It prints its URL and the key pair it accepts. A pair it generated is printed in full (there is no
+ * other way to learn it, and it dies with the server); a pair the user supplied is never printed.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import type { AppContext } from '../lib/context.js';
+import { ioFor } from '../lib/context.js';
+import { UsageError } from '../lib/errors.js';
+
+function num(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (raw: string) => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+export default function create(ctx: AppContext): Command {
+  return new Command('serve')
+    .description('Run the iLoveIMG-compatible engine as an HTTP server')
+    .option('--host <address>', 'Interface to listen on', '127.0.0.1')
+    .option('--port <n>', 'Port (0 picks a free one)', num('--port', 0, 65535), 8080)
+    .option('--public-host <host[:port]>', 'Host the API hands out as `server` for workers (default host:port)')
+    .option('--data-dir <dir>', 'Keep task files here (default: a temporary directory, removed on exit)')
+    .option('--concurrency <n>', 'Images processed at once (default 2: sharp uses one thread per image)', num('--concurrency', 1, 64))
+    .option('--max-upload-mb <n>', 'Largest accepted file, in MB (default 200)', num('--max-upload-mb', 1))
+    .option('--max-pixels <n>', 'Largest accepted image, in pixels (default 268402689)', num('--max-pixels', 1))
+    .option('--file-timeout <s>', 'Processing budget per file, in seconds (default 120)', num('--file-timeout', 1))
+    .option('--max-open-tasks <n>', 'Open tasks per project (default 1000)', num('--max-open-tasks', 1))
+    .option('--rate-limit <n>', 'Requests per minute per project; 0 = off (default 0)', num('--rate-limit', 0))
+    .option('--task-ttl <s>', 'Tasks and files are deleted this long after processing (default 7200)', num('--task-ttl', 1))
+    .option('--allow-private-urls', 'Let cloud_file and webhook URLs point at loopback, private and link-local addresses')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ iloveimg serve --port 8080
+  $ ILOVEIMG_PUBLIC_KEY=my_public ILOVEIMG_SECRET_KEY=my_secret iloveimg serve --host 0.0.0.0 --data-dir /var/lib/iloveimg
+  $ iloveimg compress photo.jpg --api-url http://127.0.0.1:8080 --public-key … --secret-key …
+`,
+    )
+    .action(async (opts, self: Command) => {
+      const io = ioFor(ctx, self);
+      const g = self.optsWithGlobals();
+      const publicKey = g.publicKey ?? ctx.env.ILOVEIMG_PUBLIC_KEY;
+      const secretKey = g.secretKey ?? ctx.env.ILOVEIMG_SECRET_KEY;
+      if (Boolean(publicKey) !== Boolean(secretKey)) throw new UsageError('serve: give both --public-key and --secret-key (or neither, to generate a pair)');
+      const { startServer } = await import('../server/index.js');
+      const server = await startServer({
+        host: opts.host,
+        port: opts.port,
+        publicHost: opts.publicHost,
+        dataDir: opts.dataDir,
+        concurrency: opts.concurrency,
+        projects: publicKey ? [{ publicKey, secretKey }] : undefined,
+        limits: {
+          maxUploadBytes: opts.maxUploadMb ? opts.maxUploadMb * 1_000_000 : undefined,
+          maxInputPixels: opts.maxPixels,
+          fileTimeoutSeconds: opts.fileTimeout,
+          maxOpenTasks: opts.maxOpenTasks,
+          rateLimit: opts.rateLimit,
+          taskTtlSeconds: opts.taskTtl,
+          allowPrivateUrls: Boolean(opts.allowPrivateUrls),
+        },
+        logger: (level, message) => {
+          if (level !== 'info' || io.verbose) io.stderr.write(`[${level}] ${message}\n`);
+        },
+      });
+      const [pair] = server.projects;
+      const shown = { url: server.url, public_key: pair.publicKey, secret_key: publicKey ? '(as given)' : pair.secretKey };
+      if (g.json) io.json(shown);
+      else {
+        ctx.stdout.write(`iloveimg engine listening on ${server.url}\n`);
+        ctx.stdout.write(`public key: ${shown.public_key}\nsecret key: ${shown.secret_key}\n`);
+        io.info(`Use it with: iloveimg <tool> … --api-url ${server.url} (keys via ILOVEIMG_PUBLIC_KEY / ILOVEIMG_SECRET_KEY). Ctrl-C stops it.`);
+      }
+      await new Promise<void>((resolve) => {
+        if (ctx.signal.aborted) return resolve();
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      await server.close();
+    });
+}

@@ -1,0 +1,478 @@
+/**
+ * Runs a batch of inputs through one tool, or a pipeline of tools as connected tasks, and writes the
+ * results. It drives the API client (it never builds a URL itself) and reports through callbacks.
+ *
+ * How files are spread (the part that makes a batch fast against a far-away API): inputs are split
+ * into groups, one task per group, of at most 25 files and about N / concurrency each. A group is
+ * start → parallel uploads → process (→ task/next → process, for each `--then` step) → one download,
+ * unpacked locally. Up to `concurrency` groups run at once and at most `concurrency` uploads are in
+ * flight, so a 100-file batch costs ~130 requests instead of the official libraries' ~100 sequential
+ * ones, and one failing group or file never sinks the others.
+ */
+import { readFile, rm, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { IloveimgClient, TaskRef } from '../api/client.js';
+import { ApiError, ConnectionError } from '../api/errors.js';
+import { processBody } from '../api/params.js';
+import type { ProcessFile, TaskResource } from '../spec/wire.js';
+import { FINAL_TASK_STATUSES } from '../spec/wire.js';
+import type { ToolName } from '../spec/tools.js';
+import { sniff, type InputItem } from './inputs.js';
+import { ConflictError, copyAtomic, withExt, writeAtomic, type ConflictPolicy, type PlannedOutput } from './outputs.js';
+import { Semaphore } from './semaphore.js';
+
+export interface PipelineStep {
+  tool: ToolName;
+  /** Typed tool and common parameters, API names. */
+  params: Record<string, unknown>;
+  /** Per-file `rotate` and `password`, sent in each entry of this step's `files[]`. */
+  fileParams: { rotate?: number; password?: string };
+  /** Local stamp images (watermark) that elements reference by path: uploaded into the step's task. */
+  stampFiles?: string[];
+}
+
+export type FileStatus = 'ok' | 'failed' | 'skipped';
+
+export interface FileReport {
+  input: string;
+  output?: string;
+  status: FileStatus;
+  inputBytes: number;
+  outputBytes?: number;
+  error?: { type: string; message: string };
+  /** Why an ok-looking file was skipped, e.g. "result not smaller; kept the original". */
+  note?: string;
+  task?: string;
+}
+
+export type Stage = 'queued' | 'uploading' | 'processing' | 'downloading' | 'done';
+
+export interface BatchEvents {
+  onStage?(item: InputItem, stage: Stage): void;
+  onUploaded?(bytes: number): void;
+  onFile?(report: FileReport): void;
+  onTask?(task: { task: string; server: string; tool: string }): void;
+}
+
+export interface BatchOptions {
+  steps: PipelineStep[];
+  concurrency: number;
+  failFast: boolean;
+  onConflict: ConflictPolicy;
+  inPlace: boolean;
+  /** compress: keep the original unless the result saves at least this much. */
+  minSavings?: { percent?: number; bytes?: number };
+  /** Join every input into one output (convert to gif_animation); all inputs go into one task. */
+  joined?: boolean;
+  /** Don't wait for processing (webhook / --no-wait): stop after process and report the tasks. */
+  noWait?: boolean;
+  /** Where the `-` input is read from and its result written to. */
+  stdin?: NodeJS.ReadableStream;
+  stdout?: NodeJS.WritableStream;
+  signal?: AbortSignal;
+  events?: BatchEvents;
+}
+
+export interface BatchResult {
+  files: FileReport[];
+  tasks: { task: string; server: string; tool: string; status?: string }[];
+}
+
+const MAX_GROUP = 25;
+
+export async function runBatch(client: IloveimgClient, items: InputItem[], plans: PlannedOutput[], opts: BatchOptions): Promise<BatchResult> {
+  const result: BatchResult = { files: [], tasks: [] };
+  if (items.length === 0) return result;
+  const groups = opts.joined || opts.noWait ? [items.map((_, i) => i)] : partition(items.length, opts.concurrency);
+  const uploads = new Semaphore(Math.max(1, opts.concurrency));
+  const pool = new Semaphore(Math.max(1, opts.concurrency));
+  let stop = false;
+  const report = (r: FileReport) => {
+    result.files.push(r);
+    opts.events?.onFile?.(r);
+    if (r.status === 'failed' && opts.failFast) stop = true;
+  };
+
+  await Promise.all(
+    groups.map((indexes) =>
+      pool.run(async () => {
+        if (stop || opts.signal?.aborted) {
+          for (const i of indexes) report(failed(items[i], 'Cancelled', opts.signal?.aborted ? 'interrupted before it started' : 'not started (--fail-fast)'));
+          return;
+        }
+        await runGroup(client, indexes.map((i) => items[i]), indexes.map((i) => plans[i]), opts, uploads, report, result);
+      }),
+    ),
+  );
+  // Reports in input order, whatever order the groups finished in.
+  const order = new Map(items.map((it, i) => [it.display, i]));
+  result.files.sort((a, b) => (order.get(a.input) ?? 0) - (order.get(b.input) ?? 0));
+  return result;
+}
+
+/** Splits n inputs into about `concurrency` groups of at most MAX_GROUP each. */
+export function partition(n: number, concurrency: number): number[][] {
+  const size = Math.max(1, Math.min(MAX_GROUP, Math.ceil(n / Math.max(1, concurrency))));
+  const groups: number[][] = [];
+  for (let i = 0; i < n; i += size) groups.push(Array.from({ length: Math.min(size, n - i) }, (_, k) => i + k));
+  return groups;
+}
+
+interface Member {
+  item: InputItem;
+  plan: PlannedOutput;
+  serverFilename?: string;
+  /** The name sent in files[]: the input's name, made unique within the task so outputs can be matched. */
+  sentName: string;
+  inputBytes: number;
+  /** Bytes of stdin input, read once. */
+  data?: Buffer;
+  done: boolean;
+}
+
+async function runGroup(
+  client: IloveimgClient,
+  items: InputItem[],
+  plans: PlannedOutput[],
+  opts: BatchOptions,
+  uploads: Semaphore,
+  report: (r: FileReport) => void,
+  result: BatchResult,
+): Promise<void> {
+  const members = uniqueNames(items).map((sentName, i): Member => ({ item: items[i], plan: plans[i], sentName, inputBytes: items[i].size, done: false }));
+  const fail = (m: Member, type: string, message: string, task?: string) => {
+    if (m.done) return;
+    m.done = true;
+    opts.events?.onStage?.(m.item, 'done');
+    report({ ...failed(m.item, type, message), inputBytes: m.inputBytes, task });
+  };
+  const alive = () => members.filter((m) => !m.done);
+  let ref: TaskRef | undefined;
+  try {
+    const [first, ...rest] = opts.steps;
+    ref = await client.start(first.tool);
+    const taskInfo = { task: ref.task, server: ref.server, tool: first.tool as string, status: undefined as string | undefined };
+    result.tasks.push(taskInfo);
+    opts.events?.onTask?.(taskInfo);
+    const startedRef = ref;
+
+    await Promise.all(
+      members.map((m) =>
+        uploads.run(async () => {
+          if (opts.signal?.aborted) return fail(m, 'Cancelled', 'interrupted before upload');
+          opts.events?.onStage?.(m.item, 'uploading');
+          try {
+            if (m.item.kind === 'url') {
+              m.serverFilename = (await client.uploadCloud(startedRef, m.item.source)).server_filename;
+            } else if (m.item.kind === 'stdin') {
+              m.data = await readStream(opts.stdin ?? process.stdin);
+              m.inputBytes = m.data.length;
+              if (!m.data.length) return fail(m, 'EmptyFile', 'standard input was empty');
+              if (!sniff(m.data.subarray(0, 512))) return fail(m, 'NotAnImage', 'standard input is not an image');
+              m.serverFilename = (await client.upload(startedRef, { data: m.data, filename: m.sentName }, opts.events?.onUploaded)).server_filename;
+            } else {
+              m.serverFilename = (await client.upload(startedRef, { path: m.item.source, filename: m.sentName }, opts.events?.onUploaded)).server_filename;
+            }
+          } catch (e) {
+            fail(m, errType(e), errMessage(e), startedRef.task);
+          }
+        }),
+      ),
+    );
+    if (alive().length === 0) return;
+
+    // First step: the uploaded files, with the per-file rotation and password.
+    let files: ProcessFile[] = alive().map((m) => withFileParams({ server_filename: m.serverFilename!, filename: m.sentName }, first));
+    for (const m of alive()) opts.events?.onStage?.(m.item, 'processing');
+    let status = await processAndWait(client, ref, files, await stepParams(client, ref, first), opts, members, fail);
+    taskInfo.status = status;
+    if (opts.noWait) {
+      for (const m of alive()) {
+        m.done = true;
+        report({ input: m.item.display, status: 'skipped', inputBytes: m.inputBytes, note: `queued in task ${ref.task}`, task: ref.task });
+      }
+      return;
+    }
+    for (const step of rest) {
+      if (alive().length === 0) return;
+      const next = await client.next(ref, step.tool);
+      ref = next;
+      const info = { task: next.task, server: next.server, tool: step.tool as string, status: undefined as string | undefined };
+      result.tasks.push(info);
+      opts.events?.onTask?.(info);
+      files = Object.entries(next.files).map(([server_filename, filename]) => withFileParams({ server_filename, filename }, step));
+      // Files that failed an earlier step are not in the new task: match the rest by sent name.
+      const present = new Set(files.map((f) => stem(f.filename)));
+      for (const m of alive()) if (!present.has(stem(m.sentName)) && !opts.joined) fail(m, 'ProcessingError', `not passed on to ${step.tool} by the server`, next.task);
+      status = await processAndWait(client, ref, files, await stepParams(client, ref, step), opts, members, fail);
+      info.status = status;
+    }
+    if (alive().length === 0) return;
+    for (const m of alive()) opts.events?.onStage?.(m.item, 'downloading');
+    await downloadAndWrite(client, ref, alive(), opts, report, fail);
+  } catch (e) {
+    for (const m of alive()) fail(m, errType(e), errMessage(e), ref?.task);
+    if (e instanceof ApiError && e.status === 401) throw e;
+  }
+}
+
+/**
+ * Sends process and, when the answer is not final (webhook, an early answer, or an answer lost to
+ * the network), polls the task until it is. Marks the files the server reports as failed.
+ */
+async function processAndWait(
+  client: IloveimgClient,
+  ref: TaskRef,
+  files: ProcessFile[],
+  params: Record<string, unknown>,
+  opts: BatchOptions,
+  members: Member[],
+  fail: (m: Member, type: string, message: string, task?: string) => void,
+): Promise<string> {
+  let status: string | undefined;
+  try {
+    const res = await client.process(ref, processBody(files, params));
+    status = res.status;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 400) {
+      markFromParam(e, members, fail, ref.task);
+      // Nothing processed at all: every remaining file fails with the server's words.
+      const task = await client.getTask(ref).catch(() => undefined);
+      if (!task || task.status === 'TaskError' || task.status === 'TaskWaiting') {
+        for (const m of members) fail(m, e.type, e.message, ref.task);
+        return task?.status ?? 'TaskError';
+      }
+      status = task.status;
+    } else if (e instanceof ConnectionError || (e instanceof ApiError && e.status >= 500)) {
+      // The answer was lost: the task may well have been processed. Ask before doing anything else.
+      const task = await client.getTask(ref).catch(() => undefined);
+      if (!task || task.status === 'TaskWaiting') throw e;
+      status = task.status;
+    } else {
+      throw e;
+    }
+  }
+  if (opts.noWait) return status ?? 'TaskProcessing';
+  let task: TaskResource | undefined;
+  if (!FINAL_TASK_STATUSES.includes(status as never)) task = await waitTask(client, ref, opts.signal);
+  if (status !== 'TaskSuccess' || task) {
+    task ??= await client.getTask(ref).catch(() => undefined);
+    if (task) {
+      status = task.status;
+      for (const f of task.files ?? []) {
+        if (f.status && f.status !== 'FileSuccess') {
+          const m = members.find((x) => stem(x.sentName) === stem(f.filename) || x.serverFilename === f.server_filename);
+          if (m) fail(m, f.status, f.status_message || f.status, ref.task);
+        }
+      }
+    }
+  }
+  if (status === 'TaskError') for (const m of members) fail(m, 'TaskError', 'the server could not process this file', ref.task);
+  return status ?? 'TaskSuccess';
+}
+
+/**
+ * A step's parameters for one task: watermark stamps are uploaded into that task and each element's
+ * local path is replaced by the server filename (the stamp is never put in `files[]`).
+ */
+async function stepParams(client: IloveimgClient, ref: TaskRef, step: PipelineStep): Promise<Record<string, unknown>> {
+  if (!step.stampFiles?.length) return step.params;
+  const names = new Map<string, string>();
+  for (const file of step.stampFiles) {
+    names.set(file, (await client.upload(ref, { path: file, filename: path.basename(file) })).server_filename);
+  }
+  const elements = (step.params.elements as Record<string, unknown>[]).map((el) =>
+    el.type === 'image' && typeof el.image === 'string' && names.has(el.image) ? { ...el, image: names.get(el.image) } : el,
+  );
+  return { ...step.params, elements };
+}
+
+/** Polls `GET /task/{id}` with a growing interval until the task reaches a final status. */
+export async function waitTask(client: IloveimgClient, ref: Pick<TaskRef, 'task' | 'server'>, signal?: AbortSignal, timeoutMs = 3_600_000): Promise<TaskResource> {
+  const started = Date.now();
+  for (let delay = 200; ; delay = Math.min(delay * 1.5, 5000)) {
+    const task = await client.getTask(ref);
+    if (FINAL_TASK_STATUSES.includes(task.status)) return task;
+    if (Date.now() - started > timeoutMs) throw new ApiError(`task ${ref.task} did not finish in time (status ${task.status})`, 0, 'task', 'TimeOut');
+    if (signal?.aborted) throw signal.reason;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** `param: [{server_filename|filename, error|status}]` of a ProcessingError → per-file failures. */
+function markFromParam(e: ApiError, members: Member[], fail: (m: Member, type: string, message: string, task?: string) => void, task: string) {
+  if (!Array.isArray(e.param)) return;
+  for (const p of e.param as Record<string, unknown>[]) {
+    const m = members.find((x) => x.serverFilename === p.server_filename || (p.filename && stem(x.sentName) === stem(String(p.filename))));
+    if (m) fail(m, String(p.status ?? p.error ?? e.type), String(p.status_message ?? p.error ?? e.message), task);
+  }
+}
+
+async function downloadAndWrite(
+  client: IloveimgClient,
+  ref: TaskRef,
+  members: Member[],
+  opts: BatchOptions,
+  report: (r: FileReport) => void,
+  fail: (m: Member, type: string, message: string, task?: string) => void,
+): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'iloveimg-dl-'));
+  try {
+    const tmp = path.join(dir, 'download');
+    const res = await client.download(ref, tmp);
+    const data = await readFile(tmp);
+    const outputs = isZip(data) ? await unzipOutputs(data) : [{ name: res.filename ?? members[0].sentName, data }];
+    const matched = matchOutputs(members, outputs, opts.joined);
+    for (const [m, out] of matched) {
+      if (!out) {
+        fail(m, 'DownloadError', 'the server returned no output for this file', ref.task);
+        continue;
+      }
+      await writeOne(m, out.data, opts, report, ref.task).catch((e) => fail(m, errType(e), errMessage(e), ref.task));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Pairs outputs with inputs: by name stem (the server names outputs after `files[].filename`, which we
+ * made unique), else — when the user's --output-filename renamed them — by position.
+ */
+function matchOutputs(members: Member[], outputs: { name: string; data: Buffer }[], joined?: boolean): [Member, { name: string; data: Buffer } | undefined][] {
+  if (joined || (members.length === 1 && outputs.length === 1)) return members.map((m) => [m, outputs[0]]);
+  const byStem = new Map(outputs.map((o) => [stem(o.name), o]));
+  const all = members.every((m) => byStem.has(stem(m.sentName)));
+  if (!all && outputs.length === members.length) return members.map((m, i) => [m, outputs[i]]);
+  return members.map((m) => [m, byStem.get(stem(m.sentName))]);
+}
+
+const joinedWrites = new WeakMap<Buffer, Promise<string | undefined>>();
+
+async function writeOne(m: Member, data: Buffer, opts: BatchOptions, report: (r: FileReport) => void, task: string): Promise<void> {
+  const fmt = sniff(data.subarray(0, 512));
+  let dest = m.plan.dest;
+  if (fmt && dest !== '-' && !opts.inPlace) dest = withExt(dest, fmt);
+  const base = { input: m.item.display, inputBytes: m.inputBytes, task };
+  if (opts.minSavings && !opts.joined && !savesEnough(m.inputBytes, data.length, opts.minSavings)) {
+    // Keep the original: never hand back a larger (or not worth it) result.
+    m.done = true;
+    const note = `result (${data.length} B) not smaller enough than the original (${m.inputBytes} B); kept the original`;
+    let written: string | undefined;
+    if (m.item.kind === 'file' && !opts.inPlace && dest !== '-' && path.dirname(dest) !== path.dirname(m.item.source)) {
+      written = await copyAtomic(m.item.source, dest, opts.onConflict).catch((e) => {
+        if (e instanceof ConflictError) return undefined;
+        throw e;
+      });
+    } else if (dest === '-' && m.data) {
+      opts.stdout?.write(m.data);
+    }
+    opts.events?.onStage?.(m.item, 'done');
+    report({ ...base, status: 'skipped', output: written ? display(written) : undefined, outputBytes: m.inputBytes, note });
+    return;
+  }
+  if (dest === '-') {
+    await new Promise<void>((resolve, reject) => opts.stdout!.write(data, (e) => (e ? reject(e) : resolve())));
+    m.done = true;
+    opts.events?.onStage?.(m.item, 'done');
+    report({ ...base, status: 'ok', output: '<stdout>', outputBytes: data.length });
+    return;
+  }
+  // A joined output (animated GIF) is written once for all its inputs.
+  let pending = opts.joined ? joinedWrites.get(data) : undefined;
+  if (!pending) {
+    pending = writeAtomic(dest, data, opts.onConflict, opts.inPlace);
+    if (opts.joined) joinedWrites.set(data, pending);
+  }
+  try {
+    const written = await pending;
+    m.done = true;
+    opts.events?.onStage?.(m.item, 'done');
+    if (written === undefined) report({ ...base, status: 'skipped', output: display(dest), note: 'destination exists (--on-conflict skip)' });
+    else report({ ...base, status: 'ok', output: display(written), outputBytes: data.length });
+  } catch (e) {
+    if (e instanceof ConflictError) throw new ConflictOnWrite(dest);
+    throw e;
+  }
+}
+
+class ConflictOnWrite extends Error {
+  readonly type = 'OutputExists';
+  constructor(dest: string) {
+    super(`${display(dest)} already exists; pass --on-conflict overwrite|rename|skip, or choose another --output-dir`);
+  }
+}
+
+function savesEnough(before: number, after: number, min: { percent?: number; bytes?: number }): boolean {
+  const saved = before - after;
+  if (saved <= 0) return false;
+  if (min.bytes !== undefined && saved < min.bytes) return false;
+  if (min.percent !== undefined && (saved / before) * 100 < min.percent) return false;
+  return true;
+}
+
+function display(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+}
+
+function isZip(b: Buffer): boolean {
+  return b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 0x03 || b[2] === 0x05) && (b[3] === 0x04 || b[3] === 0x06);
+}
+
+/** Entry names are untrusted and only ever used to match stems, never as paths (no zip-slip). */
+async function unzipOutputs(data: Buffer): Promise<{ name: string; data: Buffer }[]> {
+  const { unzipSync } = await import('fflate');
+  const entries = unzipSync(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return Object.entries(entries)
+    .filter(([name, bytes]) => !name.endsWith('/') && bytes.length > 0)
+    .map(([name, bytes]) => ({ name: path.posix.basename(name.replace(/\\/g, '/')), data: Buffer.from(bytes) }));
+}
+
+function stem(name: string): string {
+  const base = path.posix.basename(name.replace(/\\/g, '/'));
+  const dot = base.lastIndexOf('.');
+  return (dot > 0 ? base.slice(0, dot) : base).toLowerCase();
+}
+
+/** `a/x.jpg`, `b/x.png` → `x.jpg`, `x~2.png`: unique stems within one task. */
+function uniqueNames(items: InputItem[]): string[] {
+  const used = new Set<string>();
+  return items.map((item) => {
+    const base = item.kind === 'stdin' ? `stdin.${item.format ?? 'img'}` : path.posix.basename(item.rel.replace(/\\/g, '/')) || 'file';
+    const dot = base.lastIndexOf('.');
+    const s = dot > 0 ? base.slice(0, dot) : base;
+    const ext = dot > 0 ? base.slice(dot) : '';
+    let name = base;
+    for (let n = 2; used.has(stem(name)); n++) name = `${s}~${n}${ext}`;
+    used.add(stem(name));
+    return name;
+  });
+}
+
+function withFileParams(file: ProcessFile, step: PipelineStep): ProcessFile {
+  if (step.fileParams.rotate) file.rotate = step.fileParams.rotate;
+  if (step.fileParams.password) file.password = step.fileParams.password;
+  return file;
+}
+
+function failed(item: InputItem, type: string, message: string): FileReport {
+  return { input: item.display, status: 'failed', inputBytes: item.size, error: { type, message } };
+}
+
+function errType(e: unknown): string {
+  if (e instanceof ApiError) return e.type;
+  return (e as { type?: string })?.type ?? (e as Error)?.name ?? 'Error';
+}
+
+function errMessage(e: unknown): string {
+  return (e as Error)?.message ?? String(e);
+}
+
+async function readStream(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks);
+}
+

@@ -1,0 +1,107 @@
+/**
+ * Decides which server a command talks to and with which keys, and hands back a ready client.
+ *
+ * Precedence, one rule for every setting (README "Configuration"): flag > environment > selected
+ * profile > default profile > embedded engine. With no keys from any of them, or with `--local`, the
+ * engine is started in-process on 127.0.0.1 (port 0) with a throwaway key pair and the very same
+ * client talks to it over HTTP: one code path, offline or in the cloud.
+ */
+import { IloveimgClient, DEFAULT_API_URL, type ClientOptions } from '../api/client.js';
+import type { IO } from './io.js';
+import { AuthError } from './errors.js';
+import { loadProfileSettings } from './profile-settings.js';
+
+export interface ConnectionFlags {
+  apiUrl?: string;
+  publicKey?: string;
+  secretKey?: string;
+  local?: boolean;
+  profile?: string;
+  configDir?: string;
+  fileEncryptionKey?: string;
+  timeout?: number;
+  retries?: number;
+}
+
+export interface Connection {
+  client: IloveimgClient;
+  /** True when talking to the in-process engine. */
+  embedded: boolean;
+  apiUrl: string;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  io: IO;
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+  onRetry?: ClientOptions['onRetry'];
+  /** Commands that make no sense on a throwaway engine (tasks, quota) refuse it with this reason. */
+  requireRemote?: string;
+}
+
+export interface ResolvedSettings {
+  apiUrl?: string;
+  publicKey?: string;
+  secretKey?: string;
+  fileEncryptionKey?: string;
+  /** Where each value came from, for `config list` and error messages. */
+  sources: Record<string, 'flag' | 'env' | 'profile' | 'default'>;
+}
+
+/** Applies the precedence table to the credentials and the API URL. */
+export async function resolveSettings(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedSettings> {
+  const profile = await loadProfileSettings({ profile: flags.profile ?? env.ILOVEIMG_PROFILE, configDir: flags.configDir ?? env.ILOVEIMG_CONFIG_DIR });
+  const sources: ResolvedSettings['sources'] = {};
+  const pick = (name: string, flag: string | undefined, envName: string, fromProfile: string | undefined) => {
+    if (flag) return (sources[name] = 'flag'), flag;
+    if (env[envName]) return (sources[name] = 'env'), env[envName];
+    if (fromProfile) return (sources[name] = 'profile'), fromProfile;
+    return undefined;
+  };
+  return {
+    apiUrl: pick('apiUrl', flags.apiUrl, 'ILOVEIMG_API_URL', profile?.apiUrl),
+    publicKey: pick('publicKey', flags.publicKey, 'ILOVEIMG_PUBLIC_KEY', profile?.publicKey),
+    secretKey: pick('secretKey', flags.secretKey, 'ILOVEIMG_SECRET_KEY', profile?.secretKey),
+    fileEncryptionKey: pick('fileEncryptionKey', flags.fileEncryptionKey, 'ILOVEIMG_FILE_ENCRYPTION_KEY', profile?.fileEncryptionKey),
+    sources,
+  };
+}
+
+export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Promise<Connection> {
+  const s = await resolveSettings(flags, opts.env);
+  const clientOptions = (apiUrl: string, publicKey: string, secretKey: string): ClientOptions => ({
+    apiUrl,
+    credentials: { publicKey, secretKey, fileEncryptionKey: s.fileEncryptionKey },
+    timeoutMs: flags.timeout,
+    retry: flags.retries !== undefined ? { retries: flags.retries } : undefined,
+    signal: opts.signal,
+    onRetry: opts.onRetry,
+    userAgent: 'iloveimg-cli',
+  });
+
+  const haveKeys = Boolean(s.publicKey && s.secretKey);
+  if (!flags.local && (haveKeys || s.apiUrl)) {
+    if (!haveKeys) {
+      throw new AuthError(
+        `--api-url ${s.apiUrl} needs a key pair: ${s.publicKey ? 'the secret key' : 'the public key'} is missing`,
+        'Set ILOVEIMG_PUBLIC_KEY and ILOVEIMG_SECRET_KEY, pass --public-key/--secret-key, or run `iloveimg login`.',
+      );
+    }
+    const apiUrl = s.apiUrl ?? DEFAULT_API_URL;
+    const client = new IloveimgClient(clientOptions(apiUrl, s.publicKey!, s.secretKey!));
+    return { client, embedded: false, apiUrl, close: async () => undefined };
+  }
+
+  if (opts.requireRemote) {
+    throw new AuthError(`${opts.requireRemote} needs a server that outlives this command`, 'Configure keys (`iloveimg login`), or run `iloveimg serve` and pass --api-url with its keys.');
+  }
+  const { startServer } = await import('../server/index.js');
+  const server = await startServer({ host: '127.0.0.1', port: 0 });
+  const [pair] = server.projects;
+  if (!flags.local) {
+    opts.io.info('Using the embedded engine (no API keys configured). To use iLoveIMG\'s cloud, run `iloveimg login` or set ILOVEIMG_PUBLIC_KEY and ILOVEIMG_SECRET_KEY.');
+  }
+  const client = new IloveimgClient(clientOptions(server.url, pair.publicKey, pair.secretKey));
+  return { client, embedded: true, apiUrl: server.url, close: () => server.close() };
+}

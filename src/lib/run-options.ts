@@ -1,0 +1,92 @@
+/**
+ * The options every batch command shares (tool commands and `chain`): inputs, outputs, how to run,
+ * and how to report. Parsed and checked here so each command file stays declarative.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CONFLICT_POLICIES, type ConflictPolicy } from './outputs.js';
+import type { OutputMode } from './report.js';
+
+export const DEFAULT_CONCURRENCY = 6;
+
+export interface RunOptions {
+  outputDir?: string;
+  output?: string;
+  flat: boolean;
+  inPlace: boolean;
+  onConflict: ConflictPolicy;
+  recursive: boolean;
+  filesFrom: string[];
+  concurrency: number;
+  failFast: boolean;
+  dryRun: boolean;
+  noWait: boolean;
+  apiDebug: boolean;
+  then: string[];
+  minSavings?: { percent?: number; bytes?: number };
+  mode: OutputMode;
+}
+
+function positiveInt(flag: string) {
+  return (raw: string) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError(`${flag} must be a whole number from 1 to 64`);
+    return n;
+  };
+}
+
+/** `10%`, `50KB`, `2000` (bytes) → {percent} or {bytes}. */
+export function parseSavings(raw: string): { percent?: number; bytes?: number } {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(%|b|kb|kib|mb|mib)?\s*$/i.exec(raw);
+  if (!m) throw new InvalidArgumentError('use a percentage (10%) or a size (50KB, 2000)');
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  if (unit === '%') {
+    if (n > 100) throw new InvalidArgumentError('a percentage is at most 100%');
+    return { percent: n };
+  }
+  const mult = { b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1024 * 1024 }[unit] ?? 1;
+  return { bytes: Math.round(n * mult) };
+}
+
+export function addRunOptions(cmd: Command, opts: { savings?: boolean; then?: boolean } = {}): void {
+  cmd
+    .option('-o, --output-dir <dir>', 'Write results here, mirroring the input tree (default: beside each input, with a suffix)')
+    .option('-O, --output <file>', 'Write the single result to this file (one input, or convert --to gif_animation)')
+    .option('--flat', 'With -o: put every result directly in the directory instead of mirroring the input tree')
+    .option('--in-place', 'Replace each input with its result (atomically)')
+    .addOption(new Option('--on-conflict <policy>', 'When a destination exists: error, skip, overwrite or rename').choices(CONFLICT_POLICIES as string[]).default('error'))
+    .option('-r, --recursive', 'Process the images inside directory arguments, recursively')
+    .option('--files-from <file>', 'Read input names from a file, one a line or NUL-separated (- for stdin)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('-j, --concurrency <n>', `Tasks and uploads in flight at once (default ${DEFAULT_CONCURRENCY})`, positiveInt('--concurrency'))
+    .option('--fail-fast', 'Stop starting new work at the first failed file')
+    .option('--dry-run', 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything')
+    .option('--no-wait', 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)')
+    .option('--api-debug', "Send the API's debug parameter: the server echoes what it received and processes nothing");
+  if (opts.savings) {
+    cmd.option('--min-savings <pct|size>', 'Keep the original unless the result is at least this much smaller (e.g. 5%, 20KB); default: any saving', parseSavings);
+  }
+  if (opts.then) {
+    cmd.option('--then <step>', "Then run another tool on the results, as a connected task (repeatable), e.g. --then 'compress -l extreme'", (v: string, prev: string[] = []) => [...prev, v]);
+  }
+}
+
+export function readRunOptions(cmd: Command): RunOptions {
+  const o = cmd.optsWithGlobals();
+  return {
+    outputDir: o.outputDir,
+    output: o.output,
+    flat: Boolean(o.flat),
+    inPlace: Boolean(o.inPlace),
+    onConflict: (o.onConflict ?? 'error') as ConflictPolicy,
+    recursive: Boolean(o.recursive),
+    filesFrom: o.filesFrom ?? [],
+    concurrency: o.concurrency ?? DEFAULT_CONCURRENCY,
+    failFast: Boolean(o.failFast),
+    dryRun: Boolean(o.dryRun),
+    noWait: o.wait === false,
+    apiDebug: Boolean(o.apiDebug),
+    then: o.then ?? [],
+    minSavings: o.minSavings,
+    mode: o.json ? 'json' : o.ndjson ? 'ndjson' : 'human',
+  };
+}

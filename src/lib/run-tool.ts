@@ -1,0 +1,191 @@
+/**
+ * One batch run, from the names the user typed to files on disk and a report: resolve inputs, plan
+ * outputs (and catch collisions) before anything is sent, connect (cloud or embedded engine), run the
+ * pipeline, report, and turn the outcome into an error the entry point maps to an exit code.
+ */
+import path from 'node:path';
+import type { PipelineStep, FileReport } from './batch.js';
+import { runBatch } from './batch.js';
+import { connect, type ConnectionFlags } from './connection.js';
+import { AuthError, PartialFailureError, UsageError, InterruptedError } from './errors.js';
+import { resolveInputs, type InputItem } from './inputs.js';
+import { exists, planOutputs, type PlannedOutput } from './outputs.js';
+import { createReporter, summarize, type RunReport } from './report.js';
+import type { RunOptions } from './run-options.js';
+import type { IO } from './io.js';
+import { toolByName, type ToolSpec } from '../spec/tools.js';
+import { ApiError } from '../api/errors.js';
+import { processBody } from '../api/params.js';
+
+export interface RunContext {
+  io: IO;
+  env: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+  cwd: string;
+}
+
+export interface ToolRun {
+  /** The first tool; the name the report carries. */
+  spec: ToolSpec;
+  steps: PipelineStep[];
+  inputs: string[];
+  run: RunOptions;
+  connection: ConnectionFlags;
+}
+
+export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport> {
+  const { io, cwd } = ctx;
+  const { run } = job;
+  const started = Date.now();
+  if (job.inputs.length === 0 && run.filesFrom.length === 0) {
+    throw new UsageError(`${job.spec.command}: no input files given`, `Example: iloveimg ${job.spec.examples[0]?.replace(/^iloveimg /, '') ?? `${job.spec.command} photo.jpg`}`);
+  }
+  const resolved = await resolveInputs(job.inputs, { recursive: run.recursive, filesFrom: run.filesFrom, cwd, stdin: io.stdin });
+  for (const w of resolved.warnings) io.warn(w);
+  const rejected: FileReport[] = resolved.rejected.map((r) => ({
+    input: r.display,
+    status: r.status,
+    inputBytes: 0,
+    ...(r.status === 'failed' ? { error: { type: r.type, message: r.reason } } : { note: r.reason }),
+  }));
+  let items = resolved.items;
+  if (items.length === 0) {
+    const why = rejected.length ? rejected.map((r) => `${r.input}: ${r.error?.message ?? r.note}`).join('; ') : 'nothing matched';
+    throw new UsageError(`${job.spec.command}: no images to process (${why})`);
+  }
+  const hasStdin = items.some((i) => i.kind === 'stdin');
+  if (hasStdin && items.length > 1) throw new UsageError('`-` (standard input) cannot be mixed with other inputs');
+  if (hasStdin && run.mode !== 'human') throw new UsageError('`-` writes the image to stdout, so --json/--ndjson cannot be used with it');
+
+  const joined = job.steps.some((s) => s.tool === 'convertimage' && s.params.to === 'gif_animation');
+  const plans = plan(items, job, joined, cwd);
+
+  // Destinations that exist already: decided per file before any upload (one never sinks the batch).
+  const keep: number[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const dest = plans[i].dest;
+    if (dest !== '-' && !run.inPlace && run.onConflict !== 'overwrite' && run.onConflict !== 'rename' && (!joined || i === 0) && (await exists(dest))) {
+      const shown = path.relative(cwd, dest) || dest;
+      if (run.onConflict === 'skip') rejected.push({ input: items[i].display, status: 'skipped', inputBytes: items[i].size, output: shown, note: 'destination exists (--on-conflict skip)' });
+      else rejected.push({ input: items[i].display, status: 'failed', inputBytes: items[i].size, error: { type: 'OutputExists', message: `${shown} already exists; pass --on-conflict overwrite|rename|skip, or choose another --output-dir` } });
+      if (joined) return finishEarly(ctx, job, rejected, started);
+      continue;
+    }
+    keep.push(i);
+  }
+  items = keep.map((i) => items[i]);
+  const keptPlans = keep.map((i) => plans[i]);
+
+  if (run.dryRun) return dryRun(ctx, job, items, keptPlans, rejected, started);
+  if (items.length === 0) return finishEarly(ctx, job, rejected, started);
+
+  const reporter = await createReporter(io, run.mode, items);
+  reporter.rejected(rejected);
+  const conn = await connect(job.connection, {
+    io,
+    env: ctx.env,
+    signal: ctx.signal,
+    requireRemote: run.noWait ? '--no-wait' : undefined,
+    onRetry: ({ step, attempt, error, delayMs }) => {
+      if (io.verbose) io.info(`retrying ${step} (attempt ${attempt + 1}) in ${(delayMs / 1000).toFixed(1)} s: ${error.message}`);
+    },
+  });
+  try {
+    if (run.apiDebug) return await apiDebug(ctx, job, conn.client);
+    const result = await runBatch(conn.client, items, keptPlans, {
+      steps: job.steps,
+      concurrency: run.concurrency,
+      failFast: run.failFast,
+      onConflict: run.onConflict,
+      inPlace: run.inPlace,
+      minSavings: job.steps.at(-1)?.tool === 'compressimage' ? (run.minSavings ?? { bytes: 1 }) : undefined,
+      joined,
+      noWait: run.noWait,
+      stdin: io.stdin,
+      stdout: io.stdout,
+      signal: ctx.signal,
+      events: reporter.events,
+    });
+    const files = [...rejected, ...result.files];
+    const report: RunReport = {
+      tool: job.spec.command,
+      ...(job.steps.length > 1 ? { steps: job.steps.map((s) => toolByName(s.tool)?.command ?? s.tool) } : {}),
+      files,
+      tasks: result.tasks,
+      summary: summarize(files, (Date.now() - started) / 1000),
+    };
+    reporter.finish(report);
+    if (run.noWait && run.mode === 'human') {
+      for (const t of result.tasks) io.info(`queued task ${t.task}; fetch it with: iloveimg tasks wait ${t.task} && iloveimg tasks download ${t.task} -o <dir>`);
+    }
+    if (ctx.signal?.aborted) throw new InterruptedError('interrupted; finished files were kept, no partial file was written');
+    const authFailure = files.find((f) => f.status === 'failed' && f.error && /^(Unauthorized|Authentication)/i.test(f.error.type));
+    if (authFailure && files.every((f) => f.status === 'failed')) throw new AuthError(authFailure.error!.message, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');
+    if (report.summary.failed > 0) throw new PartialFailureError(`${report.summary.failed} of ${report.summary.total} files failed`);
+    return report;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) throw new AuthError(`the API refused the keys: ${e.message}`, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');
+    throw e;
+  } finally {
+    await conn.close();
+  }
+}
+
+function plan(items: InputItem[], job: ToolRun, joined: boolean, cwd: string): PlannedOutput[] {
+  const { run } = job;
+  const convert = [...job.steps].reverse().find((s) => s.tool === 'convertimage');
+  const target = convert ? (convert.params.to === 'gif_animation' ? 'gif' : String(convert.params.to ?? 'jpg')) : undefined;
+  const suffix = job.steps.map((s) => toolByName(s.tool)?.suffix ?? 'out').at(-1)!;
+  if (run.output !== undefined) {
+    if (items.length > 1 && !joined) throw new UsageError('-O/--output names one file: give one input, or use -o/--output-dir for several');
+    const dest = path.resolve(cwd, run.output);
+    return items.map(() => ({ dest, ext: path.extname(dest).slice(1) || (target ?? 'jpg') }));
+  }
+  if (joined) {
+    const [first] = planOutputs(items.slice(0, 1), { outputDir: run.outputDir, flat: run.flat, inPlace: false, suffix, onConflict: run.onConflict, cwd }, target);
+    return items.map(() => first);
+  }
+  return planOutputs(items, { outputDir: run.outputDir, flat: run.flat, inPlace: run.inPlace, suffix, onConflict: run.onConflict, cwd }, target);
+}
+
+function finishEarly(ctx: RunContext, job: ToolRun, files: FileReport[], started: number): RunReport {
+  const report: RunReport = { tool: job.spec.command, files, summary: summarize(files, (Date.now() - started) / 1000) };
+  if (job.run.mode === 'json') ctx.io.json(report);
+  else for (const f of files) ctx.io.stderr.write(`${f.status === 'failed' ? '✗' : '-'} ${f.input}: ${f.error?.message ?? f.note}\n`);
+  if (report.summary.failed > 0) throw new PartialFailureError(`${report.summary.failed} of ${report.summary.total} files failed`);
+  return report;
+}
+
+/** `--dry-run`: the plan, with no request and no engine. */
+function dryRun(ctx: RunContext, job: ToolRun, items: InputItem[], plans: PlannedOutput[], rejected: FileReport[], started: number): RunReport {
+  const { io } = ctx;
+  const groups = Math.max(1, Math.ceil(items.length / Math.max(1, Math.min(25, Math.ceil(items.length / job.run.concurrency)))));
+  const files: FileReport[] = [
+    ...rejected,
+    ...items.map((it, i): FileReport => ({ input: it.display, output: plans[i].dest === '-' ? '<stdout>' : path.relative(ctx.cwd, plans[i].dest) || plans[i].dest, status: 'skipped', inputBytes: it.size, note: 'dry run' })),
+  ];
+  const report: RunReport = {
+    tool: job.spec.command,
+    ...(job.steps.length > 1 ? { steps: job.steps.map((s) => toolByName(s.tool)?.command ?? s.tool) } : {}),
+    files,
+    summary: summarize(files, (Date.now() - started) / 1000),
+  };
+  if (job.run.mode === 'json') io.json({ ...report, dryRun: true, tasks: items.length ? groups * job.steps.length : 0 });
+  else {
+    for (const f of files) io.stderr.write(f.note === 'dry run' ? `${f.input} → ${f.output}\n` : `${f.status === 'failed' ? '✗' : '-'} ${f.input}: ${f.error?.message ?? f.note}\n`);
+    io.stderr.write(`dry run: ${items.length} file(s) would be sent in ${items.length ? groups : 0} task(s) × ${job.steps.length} step(s); nothing was sent\n`);
+  }
+  return report;
+}
+
+/**
+ * `--api-debug`: start a task and send process with the API's `debug` flag, which makes the server echo
+ * the parameters it received without processing or charging anything; the echo goes to stdout.
+ */
+async function apiDebug(ctx: RunContext, job: ToolRun, client: import('../api/client.js').IloveimgClient): Promise<RunReport> {
+  const step = job.steps[0];
+  const ref = await client.start(step.tool);
+  const echo = await client.process(ref, processBody([], { ...step.params, debug: true }));
+  ctx.io.json(echo);
+  return { tool: job.spec.command, files: [], summary: summarize([], 0) };
+}
