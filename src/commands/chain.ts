@@ -54,7 +54,7 @@ function splitAtDashes(words: string[], argv: string[]): { stepTexts: string[]; 
   return { stepTexts: stepWords, inputs: words.slice(words.length - inputCount) };
 }
 
-async function readPipeline(file: string): Promise<string[][]> {
+async function readPipeline(file: string): Promise<(string | string[])[]> {
   const text = await readFile(file, 'utf8').catch(() => {
     throw new UsageError(`--file ${file}: cannot read this file`);
   });
@@ -67,7 +67,7 @@ async function readPipeline(file: string): Promise<string[][]> {
   const steps = Array.isArray(doc) ? doc : (doc as { steps?: unknown })?.steps;
   if (!Array.isArray(steps) || steps.length === 0) throw new UsageError(`--file ${file}: expected {"steps": [...]} with at least one step`);
   return steps.map((step, i) => {
-    if (typeof step === 'string') return [step];
+    if (typeof step === 'string') return step;
     const s = step as { tool?: string; params?: Record<string, unknown> };
     const spec = s?.tool ? (toolByCommand(s.tool) ?? toolByName(s.tool)) : undefined;
     if (!spec) throw new UsageError(`--file ${file}: step ${i + 1} needs "tool" (resize, crop, compress, convert, watermark, rotate, repair, upscale)`);

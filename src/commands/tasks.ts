@@ -109,7 +109,7 @@ export default function create(ctx: AppContext): Command {
     .description("Download a task's results (a zip is unpacked)")
     .argument('<task>', 'task id')
     .option('-o, --output-dir <dir>', 'Where to write the files', '.')
-    .addOption(new Option('--on-conflict <policy>', 'When a file exists: error, skip, overwrite or rename').choices(CONFLICT_POLICIES as string[]).default('error'))
+    .addOption(new Option('--on-conflict <policy>', 'What to do when a file exists').choices(CONFLICT_POLICIES as string[]).default('error'))
     .option('--keep-zip', 'Save a multi-file result as the zip the server sent')
     .addHelpText('after', '\nExamples:\n  $ iloveimg tasks download <task> -o out/\n  $ iloveimg tasks download <task> --keep-zip\n')
     .action(async (id: string, opts, self: Command) =>

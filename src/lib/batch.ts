@@ -70,6 +70,8 @@ export interface BatchOptions {
   /** Where the `-` input is read from and its result written to. */
   stdin?: NodeJS.ReadableStream;
   stdout?: NodeJS.WritableStream;
+  /** Paths in reports are shown relative to this directory. */
+  cwd?: string;
   signal?: AbortSignal;
   events?: BatchEvents;
 }
@@ -369,7 +371,7 @@ async function writeOne(m: Member, data: Buffer, opts: BatchOptions, report: (r:
       opts.stdout?.write(m.data);
     }
     opts.events?.onStage?.(m.item, 'done');
-    report({ ...base, status: 'skipped', output: written ? display(written) : undefined, outputBytes: m.inputBytes, note });
+    report({ ...base, status: 'skipped', output: written ? display(written, opts.cwd) : undefined, outputBytes: m.inputBytes, note });
     return;
   }
   if (dest === '-') {
@@ -389,10 +391,10 @@ async function writeOne(m: Member, data: Buffer, opts: BatchOptions, report: (r:
     const written = await pending;
     m.done = true;
     opts.events?.onStage?.(m.item, 'done');
-    if (written === undefined) report({ ...base, status: 'skipped', output: display(dest), note: 'destination exists (--on-conflict skip)' });
-    else report({ ...base, status: 'ok', output: display(written), outputBytes: data.length });
+    if (written === undefined) report({ ...base, status: 'skipped', output: display(dest, opts.cwd), note: 'destination exists (--on-conflict skip)' });
+    else report({ ...base, status: 'ok', output: display(written, opts.cwd), outputBytes: data.length });
   } catch (e) {
-    if (e instanceof ConflictError) throw new ConflictOnWrite(dest);
+    if (e instanceof ConflictError) throw new ConflictOnWrite(display(dest, opts.cwd));
     throw e;
   }
 }
@@ -400,7 +402,7 @@ async function writeOne(m: Member, data: Buffer, opts: BatchOptions, report: (r:
 class ConflictOnWrite extends Error {
   readonly type = 'OutputExists';
   constructor(dest: string) {
-    super(`${display(dest)} already exists; pass --on-conflict overwrite|rename|skip, or choose another --output-dir`);
+    super(`${dest} already exists; pass --on-conflict overwrite|rename|skip, or choose another --output-dir`);
   }
 }
 
@@ -412,8 +414,8 @@ function savesEnough(before: number, after: number, min: { percent?: number; byt
   return true;
 }
 
-function display(p: string): string {
-  const rel = path.relative(process.cwd(), p);
+function display(p: string, cwd = process.cwd()): string {
+  const rel = path.relative(cwd, p);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
 }
 

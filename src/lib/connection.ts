@@ -9,7 +9,7 @@
 import { IloveimgClient, DEFAULT_API_URL, type ClientOptions } from '../api/client.js';
 import type { IO } from './io.js';
 import { AuthError } from './errors.js';
-import { loadProfileSettings } from './profile-settings.js';
+import { selectProfile, type ProfileSource } from './profile-settings.js';
 
 export interface ConnectionFlags {
   apiUrl?: string;
@@ -47,11 +47,14 @@ export interface ResolvedSettings {
   fileEncryptionKey?: string;
   /** Where each value came from, for `config list` and error messages. */
   sources: Record<string, 'flag' | 'env' | 'profile' | 'default'>;
+  /** The profile that was consulted, why it was picked, and the file it lives in. */
+  profile: { name: string; source: ProfileSource; exists: boolean; file: string };
 }
 
 /** Applies the precedence table to the credentials and the API URL. */
 export async function resolveSettings(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedSettings> {
-  const profile = await loadProfileSettings({ profile: flags.profile ?? env.ILOVEIMG_PROFILE, configDir: flags.configDir ?? env.ILOVEIMG_CONFIG_DIR });
+  const selected = await selectProfile({ profile: flags.profile, configDir: flags.configDir, env });
+  const profile = selected.settings;
   const sources: ResolvedSettings['sources'] = {};
   const pick = (name: string, flag: string | undefined, envName: string, fromProfile: string | undefined) => {
     if (flag) return (sources[name] = 'flag'), flag;
@@ -65,6 +68,7 @@ export async function resolveSettings(flags: ConnectionFlags, env: NodeJS.Proces
     secretKey: pick('secretKey', flags.secretKey, 'ILOVEIMG_SECRET_KEY', profile?.secretKey),
     fileEncryptionKey: pick('fileEncryptionKey', flags.fileEncryptionKey, 'ILOVEIMG_FILE_ENCRYPTION_KEY', profile?.fileEncryptionKey),
     sources,
+    profile: { name: selected.name, source: selected.source, exists: Boolean(profile), file: selected.file },
   };
 }
 

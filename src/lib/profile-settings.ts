@@ -44,13 +44,44 @@ export async function readStoredConfig(dir: string): Promise<StoredConfig | unde
   }
 }
 
-/** The selected profile (flag or ILOVEIMG_PROFILE), else the current one, else `default`. */
-export async function loadProfileSettings(opts: { profile?: string; configDir?: string }): Promise<ProfileSettings | undefined> {
-  const stored = await readStoredConfig(configDir(opts.configDir));
-  const name = opts.profile ?? stored?.currentProfile ?? 'default';
-  const found = stored?.profiles?.[name];
-  if (!found && opts.profile) {
-    throw new UsageError(`There is no profile named '${opts.profile}'`, 'List them with `iloveimg profiles list`, or create it with `iloveimg login --profile ' + opts.profile + '`.');
+/** Where the profile in use was chosen: `--profile`, ILOVEIMG_PROFILE, the saved current one, or `default`. */
+export type ProfileSource = 'flag' | 'env' | 'current' | 'default';
+
+export interface SelectedProfile {
+  name: string;
+  source: ProfileSource;
+  /** Undefined when no such profile is saved (only possible for `current` and `default`). */
+  settings?: ProfileSettings;
+  /** The config directory and file that were read. */
+  dir: string;
+  file: string;
+}
+
+/**
+ * Picks the profile a run uses: `--profile`, else ILOVEIMG_PROFILE, else the saved current one, else
+ * `default`. A profile named by the flag or the environment must exist.
+ */
+export async function selectProfile(opts: { profile?: string; configDir?: string; env?: NodeJS.ProcessEnv }): Promise<SelectedProfile> {
+  const env = opts.env ?? process.env;
+  const dir = configDir(opts.configDir, env);
+  const stored = await readStoredConfig(dir);
+  const fromEnv = env.ILOVEIMG_PROFILE || undefined;
+  const [name, source]: [string, ProfileSource] = opts.profile
+    ? [opts.profile, 'flag']
+    : fromEnv
+      ? [fromEnv, 'env']
+      : stored?.currentProfile
+        ? [stored.currentProfile, 'current']
+        : ['default', 'default'];
+  const found = stored?.profiles && Object.hasOwn(stored.profiles, name) ? stored.profiles[name] : undefined;
+  if (!found && (source === 'flag' || source === 'env')) {
+    const how = source === 'flag' ? `--profile ${name}` : `ILOVEIMG_PROFILE=${name}`;
+    throw new UsageError(`There is no profile named '${name}' (${how})`, `List them with \`iloveimg profiles list\`, or create it with \`iloveimg login --profile ${name}\`.`);
   }
-  return found;
+  return { name, source, settings: found, dir, file: path.join(dir, CONFIG_FILE) };
+}
+
+/** The selected profile (flag or ILOVEIMG_PROFILE), else the current one, else `default`. */
+export async function loadProfileSettings(opts: { profile?: string; configDir?: string; env?: NodeJS.ProcessEnv }): Promise<ProfileSettings | undefined> {
+  return (await selectProfile(opts)).settings;
 }

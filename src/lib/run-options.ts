@@ -54,7 +54,7 @@ export function addRunOptions(cmd: Command, opts: { savings?: boolean; then?: bo
     .option('-O, --output <file>', 'Write the single result to this file (one input, or convert --to gif_animation)')
     .option('--flat', 'With -o: put every result directly in the directory instead of mirroring the input tree')
     .option('--in-place', 'Replace each input with its result (atomically)')
-    .addOption(new Option('--on-conflict <policy>', 'When a destination exists: error, skip, overwrite or rename').choices(CONFLICT_POLICIES as string[]).default('error'))
+    .addOption(new Option('--on-conflict <policy>', 'What to do when a destination exists').choices(CONFLICT_POLICIES as string[]).default('error'))
     .option('-r, --recursive', 'Process the images inside directory arguments, recursively')
     .option('--files-from <file>', 'Read input names from a file, one a line or NUL-separated (- for stdin)', (v: string, prev: string[] = []) => [...prev, v])
     .option('-j, --concurrency <n>', `Tasks and uploads in flight at once (default ${DEFAULT_CONCURRENCY})`, positiveInt('--concurrency'))

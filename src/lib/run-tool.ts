@@ -103,6 +103,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
       noWait: run.noWait,
       stdin: io.stdin,
       stdout: io.stdout,
+      cwd,
       signal: ctx.signal,
       events: reporter.events,
     });
