@@ -1,12 +1,14 @@
 /**
  * The entry point behind bin/iloveimg.js: real streams, the real environment, and Ctrl-C handling.
- * The first Ctrl-C aborts the run (no new work starts, open requests are cancelled, finished files
- * are kept, and the summary is printed: exit 130); a second one exits at once, after removing the
- * temporary files of writes in progress, so no partial file is ever left at a destination.
+ *
+ * The first Ctrl-C stops starting work: tasks already under way finish and are written (so a later
+ * `--resume` never sends a file twice), the rest are reported as interrupted, the summary is printed,
+ * and the exit code is 130. A second Ctrl-C quits at once: the open remote tasks are deleted (within
+ * 1.5 s) and temporary files removed, so no partial file is ever left at a destination.
  */
 import { run, version } from './cli.js';
 import { EXIT } from './lib/errors.js';
-import { removeTempFilesSync } from './lib/outputs.js';
+import { hardExitCleanup } from './lib/cleanup.js';
 
 export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
@@ -14,12 +16,12 @@ export async function main(argv: string[]): Promise<number> {
   const onSigint = () => {
     interrupts++;
     if (interrupts === 1) {
-      process.stderr.write('\ninterrupting: no new work is started; press Ctrl-C again to quit at once\n');
+      process.stderr.write('\ninterrupting: finishing the tasks under way, starting no new ones; press Ctrl-C again to quit at once\n');
       controller.abort(new Error('interrupted'));
       return;
     }
-    removeTempFilesSync();
-    process.exit(EXIT.INTERRUPTED);
+    if (interrupts > 2) return;
+    void hardExitCleanup(1500).finally(() => process.exit(EXIT.INTERRUPTED));
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);

@@ -87,6 +87,8 @@ interface RequestSpec {
   onUploadProgress?: (transferred: number) => void;
   /** Whether a failed attempt may be sent again (see retry.ts). */
   idempotent: boolean;
+  /** Sent even after the abort signal fired (cleaning up remote tasks on Ctrl-C). */
+  unabortable?: boolean;
 }
 
 export class IloveimgClient {
@@ -189,13 +191,17 @@ export class IloveimgClient {
     return this.call<TaskResource>({ step: 'task', method: 'GET', url, idempotent: true });
   }
 
-  /** `DELETE /v1/task/{task}` */
-  async deleteTask(ref: Pick<TaskRef, 'task' | 'server'>): Promise<TaskResource> {
+  /**
+   * `DELETE /v1/task/{task}`. With `unabortable`, it is sent even after Ctrl-C, so an interrupted run
+   * can remove the tasks it leaves open.
+   */
+  async deleteTask(ref: Pick<TaskRef, 'task' | 'server'>, opts: { unabortable?: boolean } = {}): Promise<TaskResource> {
     return this.call<TaskResource>({
       step: 'delete',
       method: 'DELETE',
       url: this.workerUrl(ref as TaskRef, `task/${enc(ref.task)}`),
       idempotent: true,
+      unabortable: opts.unabortable,
     });
   }
 
@@ -300,7 +306,7 @@ export class IloveimgClient {
         headers: await this.headers(),
         json: spec.json,
         body: spec.form ? await spec.form() : undefined,
-        signal: this.options.signal,
+        signal: spec.unabortable ? undefined : this.options.signal,
         responseType: 'text',
       });
       if (spec.onUploadProgress) req.on('uploadProgress', (p) => spec.onUploadProgress?.(p.transferred));
@@ -311,19 +317,20 @@ export class IloveimgClient {
     });
   }
 
-  private async withRetries<T>(spec: Pick<RequestSpec, 'step' | 'method' | 'url' | 'idempotent'>, attempt: () => Promise<T>): Promise<T> {
+  private async withRetries<T>(spec: Pick<RequestSpec, 'step' | 'method' | 'url' | 'idempotent' | 'unabortable'>, attempt: () => Promise<T>): Promise<T> {
+    const signal = spec.unabortable ? undefined : this.options.signal;
     const policy: RetryPolicy = { retries: 4, baseDelayMs: 500, maxDelayMs: 30_000, ...this.options.retry };
     for (let n = 0; ; n++) {
       try {
         return await attempt();
       } catch (raw) {
         const error = toApiError(raw, spec.step, spec.method, spec.url);
-        if (this.options.signal?.aborted || n >= policy.retries || !shouldRetry(error, spec.idempotent)) throw error;
+        if (signal?.aborted || n >= policy.retries || !shouldRetry(error, spec.idempotent)) throw error;
         // A 401 "Signature verification failed" from a bad node: sign a fresh token before trying again.
         if (error.status === 401) this.signer.reset();
         const delayMs = retryDelay(n, error, policy);
         this.options.onRetry?.({ step: spec.step, attempt: n + 1, error, delayMs });
-        await sleep(delayMs, this.options.signal);
+        await sleep(delayMs, signal);
       }
     }
   }

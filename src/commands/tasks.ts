@@ -26,7 +26,7 @@ function int(flag: string) {
 async function withClient<T>(ctx: AppContext, cmd: Command, fn: (client: import('../api/client.js').IloveimgClient, io: IO) => Promise<T>): Promise<T> {
   const { connect } = await import('../lib/connection.js');
   const io = ioFor(ctx, cmd);
-  const conn = await connect(connectionFlags(cmd), { io, env: ctx.env, signal: ctx.signal, requireRemote: REMOTE });
+  const conn = await connect(connectionFlags(cmd), { io, env: ctx.env, requireRemote: REMOTE });
   try {
     return await fn(conn.client, io);
   } finally {

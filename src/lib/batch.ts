@@ -3,7 +3,7 @@
  * results. It drives the API client (it never builds a URL itself) and reports through callbacks.
  *
  * How files are spread (the part that makes a batch fast against a far-away API): inputs are split
- * into groups, one task per group, of at most 25 files and about N / concurrency each. A group is
+ * into groups, one task per group, of at most 10 files and about N / concurrency each. A group is
  * start → parallel uploads → process (→ task/next → process, for each `--then` step) → one download,
  * unpacked locally. Up to `concurrency` groups run at once and at most `concurrency` uploads are in
  * flight, so a 100-file batch costs ~130 requests instead of the official libraries' ~100 sequential
@@ -21,6 +21,21 @@ import type { ToolName } from '../spec/tools.js';
 import { sniff, type InputItem } from './inputs.js';
 import { ConflictError, copyAtomic, withExt, writeAtomic, type ConflictPolicy, type PlannedOutput } from './outputs.js';
 import { Semaphore } from './semaphore.js';
+import { onHardExit } from './cleanup.js';
+
+/**
+ * Lowers the concurrency of the rest of a run when the API keeps answering 429: every third rate
+ * limit halves the tasks and uploads in flight (down to one).
+ */
+export class Throttle {
+  readonly limiters: Semaphore[] = [];
+  private hits = 0;
+
+  rateLimited(): void {
+    if (++this.hits % 3 !== 0) return;
+    for (const l of this.limiters) l.limit = Math.max(1, Math.floor(l.limit / 2));
+  }
+}
 
 export interface PipelineStep {
   tool: ToolName;
@@ -72,7 +87,9 @@ export interface BatchOptions {
   stdout?: NodeJS.WritableStream;
   /** Paths in reports are shown relative to this directory. */
   cwd?: string;
+  /** Stops starting work (first Ctrl-C); tasks already under way finish. */
   signal?: AbortSignal;
+  throttle?: Throttle;
   events?: BatchEvents;
 }
 
@@ -81,7 +98,9 @@ export interface BatchResult {
   tasks: { task: string; server: string; tool: string; status?: string }[];
 }
 
-const MAX_GROUP = 25;
+// Small enough that a first Ctrl-C (which lets started tasks finish) is not a long wait, large enough
+// that the per-task requests (start, process, download) stay a small share of a batch.
+const MAX_GROUP = 10;
 
 export async function runBatch(client: IloveimgClient, items: InputItem[], plans: PlannedOutput[], opts: BatchOptions): Promise<BatchResult> {
   const result: BatchResult = { files: [], tasks: [] };
@@ -89,6 +108,7 @@ export async function runBatch(client: IloveimgClient, items: InputItem[], plans
   const groups = opts.joined || opts.noWait ? [items.map((_, i) => i)] : partition(items.length, opts.concurrency);
   const uploads = new Semaphore(Math.max(1, opts.concurrency));
   const pool = new Semaphore(Math.max(1, opts.concurrency));
+  opts.throttle?.limiters.push(uploads, pool);
   let stop = false;
   const report = (r: FileReport) => {
     result.files.push(r);
@@ -100,7 +120,7 @@ export async function runBatch(client: IloveimgClient, items: InputItem[], plans
     groups.map((indexes) =>
       pool.run(async () => {
         if (stop || opts.signal?.aborted) {
-          for (const i of indexes) report(failed(items[i], 'Cancelled', opts.signal?.aborted ? 'interrupted before it started' : 'not started (--fail-fast)'));
+          for (const i of indexes) report(failed(items[i], opts.signal?.aborted ? 'Interrupted' : 'Cancelled', opts.signal?.aborted ? 'interrupted before it started' : 'not started (--fail-fast)'));
           return;
         }
         await runGroup(client, indexes.map((i) => items[i]), indexes.map((i) => plans[i]), opts, uploads, report, result);
@@ -151,6 +171,8 @@ async function runGroup(
   };
   const alive = () => members.filter((m) => !m.done);
   let ref: TaskRef | undefined;
+  // A second Ctrl-C deletes the task this group has open on the server.
+  const unregister = onHardExit(async () => ref && client.deleteTask(ref, { unabortable: true }));
   try {
     const [first, ...rest] = opts.steps;
     ref = await client.start(first.tool);
@@ -162,7 +184,6 @@ async function runGroup(
     await Promise.all(
       members.map((m) =>
         uploads.run(async () => {
-          if (opts.signal?.aborted) return fail(m, 'Cancelled', 'interrupted before upload');
           opts.events?.onStage?.(m.item, 'uploading');
           try {
             if (m.item.kind === 'url') {
@@ -216,6 +237,8 @@ async function runGroup(
   } catch (e) {
     for (const m of alive()) fail(m, errType(e), errMessage(e), ref?.task);
     if (e instanceof ApiError && e.status === 401) throw e;
+  } finally {
+    unregister();
   }
 }
 
@@ -257,7 +280,7 @@ async function processAndWait(
   }
   if (opts.noWait) return status ?? 'TaskProcessing';
   let task: TaskResource | undefined;
-  if (!FINAL_TASK_STATUSES.includes(status as never)) task = await waitTask(client, ref, opts.signal);
+  if (!FINAL_TASK_STATUSES.includes(status as never)) task = await waitTask(client, ref);
   if (status !== 'TaskSuccess' || task) {
     task ??= await client.getTask(ref).catch(() => undefined);
     if (task) {

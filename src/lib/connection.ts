@@ -34,6 +34,10 @@ export interface Connection {
 export interface ConnectOptions {
   io: IO;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Aborts the client's requests when it fires. Batch runs leave it unset, so that a first Ctrl-C
+   * lets the requests under way finish (see src/main.ts); single-request commands may pass it.
+   */
   signal?: AbortSignal;
   onRetry?: ClientOptions['onRetry'];
   /** Commands that make no sense on a throwaway engine (tasks, quota) refuse it with this reason. */

@@ -22,6 +22,8 @@ export interface RunOptions {
   noWait: boolean;
   apiDebug: boolean;
   then: string[];
+  resume: boolean;
+  skipUnchanged: boolean;
   minSavings?: { percent?: number; bytes?: number };
   mode: OutputMode;
 }
@@ -61,7 +63,9 @@ export function addRunOptions(cmd: Command, opts: { savings?: boolean; then?: bo
     .option('--fail-fast', 'Stop starting new work at the first failed file')
     .option('--dry-run', 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything')
     .option('--no-wait', 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)')
-    .option('--api-debug', "Send the API's debug parameter: the server echoes what it received and processes nothing");
+    .option('--api-debug', "Send the API's debug parameter: the server echoes what it received and processes nothing")
+    .option('--resume', 'Skip inputs an earlier run of the same command already finished (from the run journal in the output directory)')
+    .option('--skip-unchanged', 'Skip inputs whose content was already processed the same way and whose output is still there');
   if (opts.savings) {
     cmd.option('--min-savings <pct|size>', 'Keep the original unless the result is at least this much smaller (e.g. 5%, 20KB); default: any saving', parseSavings);
   }
@@ -86,6 +90,8 @@ export function readRunOptions(cmd: Command): RunOptions {
     noWait: o.wait === false,
     apiDebug: Boolean(o.apiDebug),
     then: o.then ?? [],
+    resume: Boolean(o.resume),
+    skipUnchanged: Boolean(o.skipUnchanged),
     minSavings: o.minSavings,
     mode: o.json ? 'json' : o.ndjson ? 'ndjson' : 'human',
   };

@@ -5,12 +5,13 @@
  */
 import path from 'node:path';
 import type { PipelineStep, FileReport } from './batch.js';
-import { runBatch } from './batch.js';
+import { partition, runBatch, Throttle } from './batch.js';
 import { connect, type ConnectionFlags } from './connection.js';
 import { AuthError, PartialFailureError, UsageError, InterruptedError } from './errors.js';
 import { resolveInputs, type InputItem } from './inputs.js';
 import { exists, planOutputs, type PlannedOutput } from './outputs.js';
 import { createReporter, summarize, type RunReport } from './report.js';
+import { Journal, pipelineSignature } from './journal.js';
 import type { RunOptions } from './run-options.js';
 import type { IO } from './io.js';
 import { toolByName, type ToolSpec } from '../spec/tools.js';
@@ -58,9 +59,21 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   if (hasStdin && run.mode !== 'human') throw new UsageError('`-` writes the image to stdout, so --json/--ndjson cannot be used with it');
 
   const joined = job.steps.some((s) => s.tool === 'convertimage' && s.params.to === 'gif_animation');
-  const plans = plan(items, job, joined, cwd);
+  let plans = plan(items, job, joined, cwd);
 
-  // Destinations that exist already: decided per file before any upload (one never sinks the batch).
+  // Work an earlier run finished (--resume, --skip-unchanged), then destinations that exist already:
+  // both decided per file before any upload (one never sinks the batch).
+  const journal = run.outputDir || run.resume || run.skipUnchanged ? await Journal.open(path.resolve(cwd, run.outputDir ?? '.'), pipelineSignature(job.steps)) : undefined;
+  if (journal && (run.resume || run.skipUnchanged) && !joined) {
+    const left: number[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const done = await journal.done(items[i], { resume: run.resume, unchanged: run.skipUnchanged });
+      if (done) rejected.push({ input: items[i].display, status: 'skipped', inputBytes: items[i].size, output: path.relative(cwd, done.output) || done.output, outputBytes: done.outputBytes, note: 'already done by an earlier run' });
+      else left.push(i);
+    }
+    items = left.map((i) => items[i]);
+    plans = left.map((i) => plans[i]);
+  }
   const keep: number[] = [];
   for (let i = 0; i < items.length; i++) {
     const dest = plans[i].dest;
@@ -81,12 +94,25 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
 
   const reporter = await createReporter(io, run.mode, items);
   reporter.rejected(rejected);
+  const recorded: Promise<void>[] = [];
+  if (journal) {
+    const byDisplay = new Map(items.map((i) => [i.display, i]));
+    const onFile = reporter.events.onFile;
+    reporter.events.onFile = (r) => {
+      onFile?.(r);
+      const item = byDisplay.get(r.input);
+      if (r.status === 'ok' && r.output && item?.kind === 'file' && !joined) {
+        recorded.push(journal.record(item.source, path.resolve(cwd, r.output), r.outputBytes ?? 0).catch((e) => io.warn(`could not write the run journal: ${(e as Error).message}`)));
+      }
+    };
+  }
+  const throttle = new Throttle();
   const conn = await connect(job.connection, {
     io,
     env: ctx.env,
-    signal: ctx.signal,
     requireRemote: run.noWait ? '--no-wait' : undefined,
     onRetry: ({ step, attempt, error, delayMs }) => {
+      if (error.status === 429) throttle.rateLimited();
       if (io.verbose) io.info(`retrying ${step} (attempt ${attempt + 1}) in ${(delayMs / 1000).toFixed(1)} s: ${error.message}`);
     },
   });
@@ -105,8 +131,10 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
       stdout: io.stdout,
       cwd,
       signal: ctx.signal,
+      throttle,
       events: reporter.events,
     });
+    await Promise.all(recorded);
     const files = [...rejected, ...result.files];
     const report: RunReport = {
       tool: job.spec.command,
@@ -160,7 +188,7 @@ function finishEarly(ctx: RunContext, job: ToolRun, files: FileReport[], started
 /** `--dry-run`: the plan, with no request and no engine. */
 function dryRun(ctx: RunContext, job: ToolRun, items: InputItem[], plans: PlannedOutput[], rejected: FileReport[], started: number): RunReport {
   const { io } = ctx;
-  const groups = Math.max(1, Math.ceil(items.length / Math.max(1, Math.min(25, Math.ceil(items.length / job.run.concurrency)))));
+  const groups = partition(items.length, job.run.concurrency).length;
   const files: FileReport[] = [
     ...rejected,
     ...items.map((it, i): FileReport => ({ input: it.display, output: plans[i].dest === '-' ? '<stdout>' : path.relative(ctx.cwd, plans[i].dest) || plans[i].dest, status: 'skipped', inputBytes: it.size, note: 'dry run' })),
@@ -171,10 +199,10 @@ function dryRun(ctx: RunContext, job: ToolRun, items: InputItem[], plans: Planne
     files,
     summary: summarize(files, (Date.now() - started) / 1000),
   };
-  if (job.run.mode === 'json') io.json({ ...report, dryRun: true, tasks: items.length ? groups * job.steps.length : 0 });
+  if (job.run.mode === 'json') io.json({ ...report, dryRun: true, tasks: groups * job.steps.length });
   else {
     for (const f of files) io.stderr.write(f.note === 'dry run' ? `${f.input} → ${f.output}\n` : `${f.status === 'failed' ? '✗' : '-'} ${f.input}: ${f.error?.message ?? f.note}\n`);
-    io.stderr.write(`dry run: ${items.length} file(s) would be sent in ${items.length ? groups : 0} task(s) × ${job.steps.length} step(s); nothing was sent\n`);
+    io.stderr.write(`dry run: ${items.length} file(s) would be sent in ${groups} task(s) × ${job.steps.length} step(s); nothing was sent\n`);
   }
   return report;
 }

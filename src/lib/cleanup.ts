@@ -1,0 +1,20 @@
+/**
+ * Work to do when the user insists on quitting (a second Ctrl-C): delete the remote tasks a run left
+ * open and remove temporary files, within a short bound, before the entry point exits.
+ */
+import { removeTempFilesSync } from './outputs.js';
+
+const hooks = new Set<() => Promise<unknown>>();
+
+/** Registers a cleanup; returns the function that unregisters it. */
+export function onHardExit(hook: () => Promise<unknown>): () => void {
+  hooks.add(hook);
+  return () => hooks.delete(hook);
+}
+
+/** Runs every cleanup, giving up after `ms`, then removes the temporary files. */
+export async function hardExitCleanup(ms: number): Promise<void> {
+  const all = Promise.allSettled([...hooks].map((h) => h()));
+  await Promise.race([all, new Promise((r) => setTimeout(r, ms).unref())]);
+  removeTempFilesSync();
+}
