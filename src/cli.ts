@@ -59,6 +59,7 @@ export function buildProgram(ctx: AppContext): Command {
     program.commandsGroup(`${group.heading}:`);
     for (const create of group.commands) {
       const cmd = create(ctx);
+      for (const c of [cmd, ...cmd.commands]) c.helpOption('-h, --help', 'Show help').configureHelp({ showGlobalOptions: true });
       cmd.exitOverride().configureOutput({
         writeOut: (s) => ctx.stdout.write(s),
         writeErr: (s) => ctx.stderr.write(s),

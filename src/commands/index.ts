@@ -15,6 +15,12 @@ import upscale from './upscale.js';
 import serve from './serve.js';
 import chain from './chain.js';
 import tasks from './tasks.js';
+import login from './login.js';
+import logout from './logout.js';
+import profiles from './profiles.js';
+import config from './config.js';
+import quota from './quota.js';
+import completion from './completion.js';
 
 export interface CommandGroup {
   heading: string;
@@ -25,5 +31,7 @@ export const registry: CommandGroup[] = [
   { heading: 'Tools', commands: [compress, resize, crop, convert, watermark, rotate, repair, upscale] },
   { heading: 'Pipelines', commands: [chain] },
   { heading: 'Tasks', commands: [tasks] },
+  { heading: 'Account', commands: [login, logout, profiles, config, quota] },
   { heading: 'Engine', commands: [serve] },
+  { heading: 'Shell', commands: [completion] },
 ];

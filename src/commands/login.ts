@@ -49,7 +49,9 @@ Examples:
           try {
             if (!publicKey) io.stderr.write(`Logging in to profile '${name}'. The keys are in your project on https://developer.iloveimg.com.\n`);
             publicKey ??= clean(await prompter.ask('Public key: '), 'the public key');
+            if (!publicKey) throw new UsageError('login: no public key given');
             secretKey ??= clean(await prompter.ask('Secret key (input hidden): ', { secret: true }), 'the secret key');
+            if (!secretKey) throw new UsageError('login: no secret key given');
           } finally {
             prompter.close();
           }

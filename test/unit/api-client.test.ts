@@ -149,6 +149,16 @@ describe('IloveimgClient', () => {
     expect(progress).toBe(size);
   });
 
+  it('retries a failed chunk alone', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'client-'));
+    const file = path.join(dir, 'big.png');
+    await writeFile(file, Buffer.alloc(CHUNK_BYTES * 2 + 10, 2));
+    api.on('POST /v1/upload', { body: { server_filename: 'big.png' } }, { destroy: true }, { body: { server_filename: 'big.png' } });
+    await client.upload({ task: 't', server: api.host, tool: 'compressimage' }, { path: file, filename: 'big.png' });
+    const chunks = api.received.map((r) => /name="chunk"\r\n\r\n(\d+)/.exec(r.body.toString('latin1'))?.[1]);
+    expect(chunks).toEqual(['0', '1', '1', '2']);
+  });
+
   it('turns a dropped connection into a ConnectionError after retrying', async () => {
     const c = new IloveimgClient({ apiUrl: api.url, credentials: keys, retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 2 } });
     api.on('GET /v1/info', { destroy: true });

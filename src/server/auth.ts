@@ -1,0 +1,101 @@
+/**
+ * JWT authentication as the official clients need it (protocol-notes §2).
+ *
+ * HS256 only, signed with the secret of the project whose public key is in `jti` (or `iss` when `jti`
+ * is absent). Deliberately lenient where the clients differ: `exp`, `nbf`, `aud` are optional, `iss`
+ * is not checked, and `iat`/`nbf`/`exp` may be floats (js-core) or date strings (.NET serialises
+ * DateTime objects). Deliberately strict where it matters: other algorithms (and `none`) are refused,
+ * a token dated clearly in the future is refused, and a past `exp` is refused.
+ *
+ * Claims are checked by hand after `compactVerify` because jose's JWT claim checks reject non-numeric
+ * `iat`, which .NET sends.
+ */
+import { SignJWT, compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload } from 'jose';
+import type { IncomingMessage } from 'node:http';
+import { UnauthorizedError } from './errors.js';
+import type { ProjectKeys } from './options.js';
+
+/** Who is calling, and the file encryption key their token carries, if any. */
+export interface AuthContext {
+  project: ProjectKeys;
+  encryptionKey?: string;
+}
+
+/** How far in the future `iat`/`nbf` may be (client clocks drift; PHP back-dates by 5400 s anyway). */
+const CLOCK_SKEW_SECONDS = 300;
+/** Lifetime of tokens issued by /auth (the reference: "all signed tokens expire after 2 hours"). */
+const ISSUED_TOKEN_LIFETIME = '2h';
+
+const encoder = new TextEncoder();
+
+/** The bearer token of a request: the Authorization header, or `?token=` where the caller allows it. */
+export function bearerToken(req: IncomingMessage, query?: URLSearchParams): string | undefined {
+  const header = req.headers.authorization;
+  const m = header ? /^\s*Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (m) return m[1];
+  return query?.get('token') ?? undefined;
+}
+
+/** A numeric, numeric-string, `/Date(ms)/` or ISO date claim in seconds; undefined when unreadable. */
+export function claimSeconds(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  if (/^\s*-?\d+(\.\d+)?\s*$/.test(value)) return Number(value);
+  const dotNet = /^\/Date\((-?\d+)/.exec(value);
+  if (dotNet) return Number(dotNet[1]) / 1000;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms / 1000 : undefined;
+}
+
+function decode(token: string): { alg: unknown; claims: JWTPayload } {
+  if (token.split('.').length !== 3) throw new UnauthorizedError('Wrong number of segments');
+  try {
+    return { alg: decodeProtectedHeader(token).alg, claims: decodeJwt(token) };
+  } catch {
+    throw new UnauthorizedError('Malformed token');
+  }
+}
+
+export async function verifyToken(
+  token: string | undefined,
+  projects: ReadonlyMap<string, ProjectKeys>,
+  nowSeconds = Date.now() / 1000,
+): Promise<AuthContext> {
+  if (!token) throw new UnauthorizedError('Your request was made with invalid credentials: no bearer token');
+  const { alg, claims } = decode(token);
+  if (alg !== 'HS256') throw new UnauthorizedError('Algorithm not allowed');
+
+  const publicKey = typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : claims.iss;
+  const project = typeof publicKey === 'string' ? projects.get(publicKey) : undefined;
+  if (!project) throw new UnauthorizedError('Invalid public key');
+
+  try {
+    await compactVerify(token, encoder.encode(project.secretKey), { algorithms: ['HS256'] });
+  } catch {
+    throw new UnauthorizedError('Signature verification failed');
+  }
+
+  for (const name of ['nbf', 'iat'] as const) {
+    const t = claimSeconds(claims[name]);
+    if (t !== undefined && t > nowSeconds + CLOCK_SKEW_SECONDS) {
+      throw new UnauthorizedError(`Cannot handle token prior to ${new Date(t * 1000).toISOString()}`);
+    }
+  }
+  const exp = claimSeconds(claims.exp);
+  if (exp !== undefined && exp <= nowSeconds) throw new UnauthorizedError('Expired token');
+
+  const key = claims.file_encryption_key;
+  return { project, encryptionKey: typeof key === 'string' && key !== '' ? key : undefined };
+}
+
+/** The token `POST /auth` hands out: what a self-signing client would make, valid for two hours. */
+export async function issueToken(project: ProjectKeys, issuer: string): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuer(issuer)
+    .setJti(project.publicKey)
+    .setIssuedAt()
+    .setNotBefore('0s')
+    .setExpirationTime(ISSUED_TOKEN_LIFETIME)
+    .sign(encoder.encode(project.secretKey));
+}

@@ -1,0 +1,135 @@
+/**
+ * The engine: an iLoveIMG-compatible API server (node:http + busboy) that runs the image tools of
+ * src/engine locally. `startServer` is the whole public surface; see README.md in this directory for
+ * the wire decisions the reference leaves open.
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ServerContext } from './context.js';
+import { Semaphore } from './limiter.js';
+import { resolveOptions, type EngineTools, type RecordedRequest, type RunningServer, type ServeOptions } from './options.js';
+import { RateLimiter } from './ratelimit.js';
+import { handleRequest } from './router.js';
+import { TaskStore } from './store.js';
+
+export type { EngineTools, ProjectKeys, RecordedRequest, RunningServer, ServeOptions, ServerLimits, ServerLogger } from './options.js';
+
+/** `host:port` as a URL authority (IPv6 literals in brackets); wildcard binds are reached via loopback. */
+function authority(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return reachable.includes(':') ? `[${reachable}]:${port}` : `${reachable}:${port}`;
+}
+
+async function loadEngineModule(): Promise<EngineTools> {
+  const mod = await import('../engine/index.js');
+  return mod.ENGINE_TOOLS;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
+  const opts = resolveOptions(options);
+  const { limits, logger } = opts;
+  const ownDataDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'iloveimg-engine-')));
+  if (!ownDataDir) await mkdir(dataDir, { recursive: true });
+
+  const store = new TaskStore(dataDir, limits, logger);
+  await store.init();
+
+  // Background work (processing, webhooks) and requests in flight, for close() to wait for.
+  const jobs = new Set<Promise<unknown>>();
+  const inFlight = new Set<Promise<unknown>>();
+  const trackIn = (set: Set<Promise<unknown>>, work: Promise<unknown>): void => {
+    set.add(work);
+    const forget = (): void => void set.delete(work);
+    work.then(forget, forget);
+  };
+  let closing = false;
+  let engine: Promise<EngineTools> | undefined;
+  let publicHost = ''; // known once listening
+  const log: RecordedRequest[] = [];
+  const ctx: ServerContext = {
+    limits,
+    store,
+    projects: new Map(opts.projects.map((p) => [p.publicKey, p])),
+    get publicHost() {
+      return publicHost;
+    },
+    slots: new Semaphore(opts.concurrency),
+    rateLimiter: limits.rateLimit > 0 ? new RateLimiter(limits.rateLimit) : undefined,
+    log,
+    logger,
+    loadEngine: () => {
+      // A failed import is not cached, so a later request can succeed once src/engine is fixed.
+      engine ??= opts.engine ? Promise.resolve(opts.engine) : loadEngineModule().catch((err: Error) => {
+        engine = undefined;
+        throw err;
+      });
+      return engine;
+    },
+    track: (work) => trackIn(jobs, work),
+    get closing() {
+      return closing;
+    },
+  };
+
+  const server = createServer(
+    { requestTimeout: limits.requestTimeoutSeconds * 1000, headersTimeout: limits.headersTimeoutSeconds * 1000 },
+    (req, res) => trackIn(inFlight, handleRequest(ctx, req, res)),
+  );
+  // A client error (malformed request line, timeout) must not reach the process as an exception.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else socket.destroy();
+    logger('warn', `client error: ${err.message}`);
+  });
+
+  let port: number;
+  try {
+    port = await listen(server, opts.port, opts.host);
+  } catch (err) {
+    if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  publicHost = opts.publicHost ?? authority(opts.host, port);
+
+  const sweepEvery = Math.min(60_000, Math.max(1_000, (limits.taskTtlSeconds * 1000) / 2));
+  const sweeper = setInterval(() => void store.sweep(), sweepEvery);
+  sweeper.unref();
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closed ??= (async () => {
+      closing = true;
+      clearInterval(sweeper);
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Processing stops starting new files once `closing` is set; let the running ones finish so
+      // their (synchronous) callers still get an answer, then cut what is left.
+      await Promise.allSettled([...jobs]);
+      await new Promise((resolve) => setImmediate(resolve));
+      server.closeAllConnections();
+      // Handlers of cut requests fail fast; wait for them so none writes into the data dir after it is gone.
+      await Promise.allSettled([...inFlight]);
+      await stopped;
+      await store.clear();
+      if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
+    })());
+
+  logger('info', `engine listening on http://${authority(opts.host, port)} (data in ${dataDir})`);
+  return { url: `http://${authority(opts.host, port)}`, port, projects: opts.projects, close, log };
+}

@@ -1,0 +1,326 @@
+/**
+ * Running a task through the image tools: per-file work under the server-wide concurrency bound and
+ * a per-file time budget, outputs stored (encrypted when the task is), names from the templates, the
+ * package zip for several outputs, and the task's final status.
+ *
+ * Status rules (reference "Process", `ignore_errors`): with ignore_errors (the default) failed files
+ * become warnings and the task is TaskSuccessWithWarnings, unless every file failed (TaskError). Without
+ * it, the first failure stops the files not yet started and the task is TaskError with no outputs.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { EngineError, type EngineContext, type EngineInput, type EngineOutput, type ToolImpl } from '../engine/types.js';
+import type { FileStatus, TaskStatus } from '../spec/tools.js';
+import type { ProcessResponse, TaskFile } from '../spec/wire.js';
+import type { ServerContext } from './context.js';
+import {
+  defaultPackageBase,
+  fillTemplate,
+  sanitizeFilename,
+  stripExtension,
+  uniqueNames,
+  withExtension,
+} from './names.js';
+import type { ProcessRequest, RequestedFile } from './params.js';
+import { DecryptError, readBuffer, writeBuffer, type AtRestKey } from './storage.js';
+import { ensureDir, formatTimestamp, type OutputFile, type Task } from './store.js';
+import { writeZip } from './zip.js';
+
+/**
+ * libvips/sharp messages for input it cannot decode. The engine reports these as EngineErrors itself;
+ * this only classifies what might escape a tool unwrapped, so it names decoder failures and nothing else.
+ */
+const DAMAGED = /unsupported image format|exceeds pixel limit|input buffer is empty|premature end|read error|corrupt jpeg|truncated|not a known file format|vipsjpeg|vipspng|gifload|webpload|heifload|tiffload|svgload/i;
+
+function classify(err: unknown): { status: FileStatus; message: string } {
+  if (err instanceof EngineError) return { status: err.status, message: err.message };
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof DecryptError) return { status: 'UnknownError', message };
+  return { status: DAMAGED.test(message) ? 'DamagedFile' : 'UnknownError', message };
+}
+
+/** Resolves with `work`, or rejects with a TimeOut EngineError after `seconds` (0 = no budget). */
+function withBudget<T>(work: Promise<T>, seconds: number): Promise<T> {
+  if (seconds <= 0) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EngineError('TimeOut', `Processing took longer than ${seconds} s`)), seconds * 1000);
+    timer.unref();
+  });
+  return Promise.race([work, budget]).finally(() => clearTimeout(timer));
+}
+
+function seconds(since: number): number {
+  return Math.round(performance.now() - since) / 1000;
+}
+
+/** A file's output, kept on disk under a neutral name until the download names are decided. */
+interface Produced {
+  index: number;
+  path: string;
+  size: number;
+  ext: string;
+}
+
+class Run {
+  readonly results: TaskFile[];
+  readonly produced: Produced[] = [];
+  readonly warnings: string[] = [];
+  /** Set on the first failure when ignore_errors is false: files not started yet are skipped. */
+  stopped = false;
+  private readonly outDir: string;
+  private readonly engineCtx: EngineContext;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly task: Task,
+    private readonly req: ProcessRequest,
+    private readonly impl: ToolImpl,
+    private readonly key: AtRestKey | undefined,
+  ) {
+    this.outDir = join(task.dir, 'out');
+    this.results = req.files.map((f) => ({
+      server_filename: f.serverFilename,
+      status: 'FileWaiting',
+      status_message: '',
+      filename: f.filename,
+      timer: 0,
+      filesize: task.files.get(f.serverFilename)?.size ?? 0,
+      output_filesize: 0,
+    }));
+    const stamps = new Map<string, Promise<Buffer | undefined>>();
+    this.engineCtx = {
+      getUploaded: (serverFilename) => {
+        const file = task.files.get(serverFilename);
+        if (!file) return Promise.resolve(undefined);
+        let bytes = stamps.get(serverFilename);
+        if (!bytes) stamps.set(serverFilename, (bytes = readBuffer(file.path, file.encrypted ? key : undefined)));
+        return bytes;
+      },
+      limitInputPixels: ctx.limits.maxInputPixels,
+      timeoutSeconds: ctx.limits.fileTimeoutSeconds,
+      tryRepair: req.tryRepair,
+    };
+  }
+
+  private shouldSkip(): boolean {
+    return this.stopped || this.ctx.closing || !this.ctx.store.has(this.task);
+  }
+
+  private fail(index: number, status: FileStatus, message: string): void {
+    Object.assign(this.results[index], { status, status_message: message });
+    if (!this.req.ignoreErrors) this.stopped = true;
+  }
+
+  private async store(index: number, out: EngineOutput): Promise<void> {
+    const ext = /^[a-z0-9]{1,10}$/.test(out.ext) ? out.ext : 'bin';
+    const path = join(this.outDir, `${index + 1}.${ext}`);
+    await writeBuffer(path, out.data, this.key);
+    this.produced.push({ index, path, size: out.data.length, ext });
+    this.results[index].output_filesize = out.data.length;
+    for (const w of out.warnings ?? []) this.warnings.push(`${this.req.files[index].filename}: ${w}`);
+  }
+
+  /**
+   * Runs `start` in a concurrency slot with the file budget. The slot is held until the tool really
+   * finishes, even past a TimeOut, so a runaway file still counts against the bound.
+   */
+  private async inSlot(budgetSeconds: number, start: () => Promise<EngineOutput>): Promise<EngineOutput | undefined> {
+    const release = await this.ctx.slots.acquire();
+    if (this.shouldSkip()) {
+      release();
+      return undefined;
+    }
+    const work = start();
+    work.then(release, release);
+    return withBudget(work, budgetSeconds);
+  }
+
+  private async input(file: RequestedFile): Promise<EngineInput> {
+    const stored = this.task.files.get(file.serverFilename)!;
+    const data = await readBuffer(stored.path, stored.encrypted ? this.key : undefined);
+    return { data, filename: file.filename, rotate: file.rotate };
+  }
+
+  async one(index: number): Promise<void> {
+    const file = this.req.files[index];
+    if (!this.task.files.has(file.serverFilename)) return this.fail(index, 'ServerFileNotFound', 'The file was not found in this task');
+    const started = performance.now();
+    try {
+      const out = await this.inSlot(this.ctx.limits.fileTimeoutSeconds, async () =>
+        this.impl.run(await this.input(file), this.req.params, this.engineCtx),
+      );
+      if (!out) return;
+      await this.store(index, out);
+      this.results[index].status = 'FileSuccess';
+    } catch (err) {
+      const { status, message } = classify(err);
+      this.fail(index, status, message);
+    } finally {
+      this.results[index].timer = seconds(started);
+    }
+  }
+
+  /** gif_animation: all present files into one output; a failure is every file's failure. */
+  async joined(): Promise<void> {
+    const present: number[] = [];
+    this.req.files.forEach((f, i) => {
+      if (this.task.files.has(f.serverFilename)) present.push(i);
+      else this.fail(i, 'ServerFileNotFound', 'The file was not found in this task');
+    });
+    if (present.length === 0 || this.stopped) return;
+    const started = performance.now();
+    try {
+      const budget = this.ctx.limits.fileTimeoutSeconds * present.length;
+      const out = await this.inSlot(budget, async () => {
+        const inputs = await Promise.all(present.map((i) => this.input(this.req.files[i])));
+        return this.impl.runJoined!(inputs, this.req.params, this.engineCtx);
+      });
+      if (!out) return;
+      await this.store(present[0], out);
+      for (const i of present) this.results[i].status = 'FileSuccess';
+    } catch (err) {
+      const { status, message } = classify(err);
+      for (const i of present) this.fail(i, status, message);
+    } finally {
+      for (const i of present) this.results[i].timer = seconds(started);
+    }
+  }
+
+  async execute(): Promise<void> {
+    await ensureDir(this.outDir);
+    if (this.impl.joins?.(this.req.params) && this.impl.runJoined) await this.joined();
+    else await Promise.all(this.req.files.map((_, i) => this.one(i)));
+    const why = this.stopped ? 'another file failed and ignore_errors is false' : 'the task was deleted or the server is stopping';
+    for (const r of this.results) if (r.status === 'FileWaiting') r.status_message = `Not processed: ${why}`;
+  }
+}
+
+/** Download names for the outputs, from `output_filename` (default: the input's name, new extension). */
+function outputNames(req: ProcessRequest, produced: Produced[], date: Date): string[] {
+  const names = produced.map((p) => {
+    const original = stripExtension(sanitizeFilename(req.files[p.index].filename));
+    const filled = fillTemplate(req.outputFilename ?? '{filename}', { filename: original, n: p.index + 1, tool: req.tool, date });
+    return withExtension(sanitizeFilename(filled.replace(/[/\\]/g, '_'), original), p.ext);
+  });
+  return uniqueNames(names);
+}
+
+function packageName(req: ProcessRequest, outputs: number, date: Date): string {
+  const first = stripExtension(sanitizeFilename(req.files[0]?.filename ?? 'file'));
+  const filled = fillTemplate(req.packagedFilename ?? defaultPackageBase(req.tool), { filename: first, n: outputs, tool: req.tool, date });
+  return withExtension(sanitizeFilename(filled.replace(/[/\\]/g, '_'), defaultPackageBase(req.tool)), 'zip');
+}
+
+function finalStatus(req: ProcessRequest, results: TaskFile[], warnings: string[]): TaskStatus {
+  const failed = results.filter((r) => r.status !== 'FileSuccess').length;
+  if (failed === results.length) return 'TaskError';
+  if (failed > 0) return req.ignoreErrors ? 'TaskSuccessWithWarnings' : 'TaskError';
+  return warnings.length > 0 ? 'TaskSuccessWithWarnings' : 'TaskSuccess';
+}
+
+function statusMessage(status: TaskStatus, results: TaskFile[], warnings: string[]): string {
+  const failed = results.filter((r) => r.status !== 'FileSuccess' && r.status !== 'FileWaiting');
+  const listed = failed
+    .slice(0, 10)
+    .map((r) => `${r.filename} (${r.status})`)
+    .join(', ');
+  const more = failed.length > 10 ? ` and ${failed.length - 10} more` : '';
+  const parts: string[] = [];
+  if (failed.length > 0) parts.push(`${failed.length} of ${results.length} files failed: ${listed}${more}`);
+  if (status !== 'TaskError') parts.push(...warnings.slice(0, 10));
+  return parts.join('; ');
+}
+
+/**
+ * Processes the task (its status is already TaskProcessing) and records the outcome on it. Throws
+ * only on server-side trouble (disk); file failures are results.
+ *
+ * A WrongPassword file puts the task back to TaskWaiting (reference "Process": the client may resend
+ * with the password); those results are returned and nothing is recorded.
+ */
+export async function processTask(
+  ctx: ServerContext,
+  task: Task,
+  req: ProcessRequest,
+  impl: ToolImpl,
+  key?: AtRestKey,
+): Promise<{ status: TaskStatus; wrongPassword?: TaskFile[] }> {
+  const started = performance.now();
+  const date = new Date();
+  task.processStart = formatTimestamp(date.getTime());
+
+  const run = new Run(ctx, task, req, impl, key);
+  await run.execute();
+  run.produced.sort((a, b) => a.index - b.index);
+
+  if (!ctx.store.has(task)) {
+    // Deleted while processing: whatever was written since belongs to nobody.
+    await rm(task.dir, { recursive: true, force: true });
+    return { status: 'TaskDeleted' };
+  }
+  if (run.results.some((r) => r.status === 'WrongPassword')) {
+    await rm(join(task.dir, 'out'), { recursive: true, force: true });
+    task.processStart = '';
+    task.status = 'TaskWaiting';
+    task.touchedAt = Date.now();
+    return { status: 'TaskWaiting', wrongPassword: run.results.filter((r) => r.status === 'WrongPassword') };
+  }
+
+  const status = finalStatus(req, run.results, run.warnings);
+  let outputs: OutputFile[] = [];
+  let download: OutputFile | undefined;
+  if (status !== 'TaskError') {
+    const names = outputNames(req, run.produced, date);
+    const encrypted = key !== undefined;
+    outputs = run.produced.map((p, i) => ({ name: names[i], path: p.path, size: p.size, ext: p.ext, encrypted }));
+    if (outputs.length === 1) download = outputs[0];
+    else {
+      const path = join(task.dir, 'out', 'package.zip');
+      const size = await writeZip(outputs, path, key);
+      download = { name: packageName(req, outputs.length, date), path, size, ext: 'zip', encrypted };
+    }
+  } else {
+    await rm(join(task.dir, 'out'), { recursive: true, force: true });
+  }
+
+  task.tool = req.tool;
+  if (req.customInt !== undefined) task.customInt = req.customInt;
+  if (req.customString !== undefined) task.customString = req.customString;
+  task.results = run.results;
+  task.outputs = outputs;
+  task.download = download;
+  task.filesize = run.results.reduce((sum, r) => sum + r.filesize, 0);
+  task.outputFilesize = outputs.reduce((sum, o) => sum + o.size, 0);
+  task.statusMessage = statusMessage(status, run.results, run.warnings);
+  task.timer = seconds(started).toFixed(3);
+  task.processedAt = Date.now();
+  task.status = status;
+  if (status !== 'TaskError') {
+    ctx.store.charge(task.project, run.results.filter((r) => r.status === 'FileSuccess').length);
+  }
+  return { status };
+}
+
+/** The synchronous /process answer for a processed task. */
+export function processResponse(task: Task): ProcessResponse {
+  const res: ProcessResponse = {
+    download_filename: task.download?.name ?? '',
+    filesize: task.filesize,
+    output_filesize: task.outputFilesize,
+    output_filenumber: task.outputs.length,
+    output_extensions: [...new Set(task.outputs.map((o) => o.ext))],
+    timer: task.timer,
+    status: task.status,
+  };
+  if (task.statusMessage) res.status_message = task.statusMessage;
+  return res;
+}
+
+/** The `param` of a failed task's ProcessingError: one entry per failed file (reference "Errors"). */
+export function failedFiles(task: Task): unknown[] {
+  return task.results
+    .filter((r) => r.status !== 'FileSuccess')
+    .map((r) => ({ server_filename: r.server_filename, filename: r.filename, error: r.status, message: r.status_message }));
+}
