@@ -64,8 +64,9 @@ describe('damaged inputs → per-file DamagedFile, and the server keeps serving'
     const { task, files } = await h.prepare('compressimage', [...names.map((n): [string, Buffer] => [n, corpus(n)]), ['good.tiff', TIFF]]);
     const res = await h.process({ task, tool: 'compressimage', files, try_image_repair: false });
     expect(res).toMatchObject({ status: 'TaskSuccessWithWarnings', output_filenumber: 1 });
-    const statuses = (await h.json('GET', `/task/${task}`)).files.map((f: { filename: string; status: string }) => [f.filename, f.status]);
-    expect(statuses).toEqual([...names.map((n) => [n, 'DamagedFile']), ['good.tiff', 'FileSuccess']]);
+    const resource = await h.json('GET', `/task/${task}`);
+    const statuses = resource.files.map((f: { filename: string; status: string }) => [f.filename, f.status]);
+    expect(statuses, JSON.stringify(resource.files)).toEqual([...names.map((n) => [n, 'DamagedFile']), ['good.tiff', 'FileSuccess']]);
   });
 
   it('empty and non-image files stay damaged with repair on; all failed → 400 with the failed files', async () => {

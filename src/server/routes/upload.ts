@@ -32,7 +32,7 @@ export async function upload(ctx: ServerContext, call: Call): Promise<void> {
   if (task.status !== 'TaskWaiting') {
     throw badParam('task', 'Files can only be uploaded to a task that has not been processed yet');
   }
-  // Files of one task are either all encrypted with the same key or all plain.
+  // Once a task holds encrypted files, every later upload must bring the same key.
   const key = keyForTask(task, call.claimKey, task.keyFingerprint !== undefined);
   const part = call.file ?? (await fetchCloudFile(ctx, call, key));
   try {
