@@ -12,6 +12,7 @@ import watermark from './watermark.js';
 import rotate from './rotate.js';
 import repair from './repair.js';
 import upscale from './upscale.js';
+import removebackground from './removebackground.js';
 import serve from './serve.js';
 import chain from './chain.js';
 import tasks from './tasks.js';
@@ -28,7 +29,7 @@ export interface CommandGroup {
 }
 
 export const registry: CommandGroup[] = [
-  { heading: 'Tools', commands: [compress, resize, crop, convert, watermark, rotate, repair, upscale] },
+  { heading: 'Tools', commands: [compress, resize, crop, convert, watermark, rotate, repair, upscale, removebackground] },
   { heading: 'Pipelines', commands: [chain] },
   { heading: 'Tasks', commands: [tasks] },
   { heading: 'Account', commands: [login, logout, profiles, config, quota] },

@@ -138,6 +138,9 @@ function parseElements(raw: unknown, problems: Problems): Fields[] {
       if (!isAbsent(value)) element[spec.name] = problems.coerce(spec, value, label);
       else if (spec.default !== undefined) element[spec.name] = coerceParam(spec, spec.default);
     }
+    // `type` defaults to text, but an element that names a stamp and no text means an image element
+    // (clients that send only `server_filename`, protocol-notes §5).
+    if (isAbsent(given.type) && !isAbsent(element.image) && isAbsent(element.text)) element.type = 'image';
     if (typeof element.font_color === 'string') {
       try {
         element.font_color = checkColor(element.font_color, `elements[${i}][font_color]`);

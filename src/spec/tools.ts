@@ -81,7 +81,8 @@ export const FONT_FAMILIES = [
   'WenQuanYi Zen Hei',
   'Lohit Marathi',
 ] as const;
-export const FONT_STYLES = ['Regular', 'Bold', 'Italic'] as const;
+/** `Bold-Italic` is not in the reference, but the official WordPress plugin sends it. */
+export const FONT_STYLES = ['Regular', 'Bold', 'Italic', 'Bold-Italic'] as const;
 export const ELEMENT_TYPES = ['text', 'image'] as const;
 
 export const TASK_STATUSES = [
@@ -91,6 +92,7 @@ export const TASK_STATUSES = [
   'TaskSuccessWithWarnings',
   'TaskError',
   'TaskDeleted',
+  'UploadDeleted',
   'TaskNotFound',
 ] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -240,6 +242,14 @@ export const TOOLS: readonly ToolSpec[] = [
     suffix: 'repaired',
     params: [],
     examples: ['iloveimg repair broken.jpg', "iloveimg repair 'recovered/*.png' -o fixed/"],
+  },
+  {
+    command: 'removebackground',
+    tool: 'removebackgroundimage',
+    summary: 'Make the plain background of images transparent (PNG)',
+    suffix: 'nobg',
+    params: [],
+    examples: ['iloveimg removebackground product.jpg', "iloveimg removebackground 'catalog/*.jpg' -o cutouts/"],
   },
   {
     command: 'upscale',
