@@ -91,7 +91,8 @@ describe('iloveimg compress (walking skeleton)', () => {
     expect(byInput['good1.jpg'].status).toBe('ok');
     expect(byInput['good2.jpg'].status).toBe('ok');
     expect((await sharp(path.join(dir, 'out/good2.jpg')).metadata()).width).toBe(1920);
-    expect(await readdir(path.join(dir, 'out'))).toEqual(['good1.jpg', 'good2.jpg']);
+    // Only the good results, and the run journal that --resume reads.
+    expect(await readdir(path.join(dir, 'out'))).toEqual(['.iloveimg-journal.ndjson', 'good1.jpg', 'good2.jpg']);
   });
 
   it('exits 4 with the server message when the secret key is wrong', async () => {

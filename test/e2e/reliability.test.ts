@@ -17,7 +17,8 @@ beforeAll(async () => {
 });
 afterAll(() => engine.server.close());
 
-function spawnCli(args: string[], cwd: string, env: Record<string, string>, killAfterMs?: number) {
+/** Runs the CLI; with `interrupt`, sends SIGINT once the engine has seen this run's first upload plus a random delay. */
+function spawnCli(args: string[], cwd: string, env: Record<string, string>, interrupt?: { afterFirstUploadMs: number }) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [...(env.MAXRSS_FILE ? ['--require', path.join(ROOT, 'test/helpers/maxrss.cjs')] : []), BIN, ...args], {
       cwd,
@@ -27,7 +28,17 @@ function spawnCli(args: string[], cwd: string, env: Record<string, string>, kill
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    if (killAfterMs !== undefined) setTimeout(() => child.kill('SIGINT'), killAfterMs);
+    if (interrupt) {
+      // Waiting for the first upload makes the interrupt land mid-run, not before the handler exists.
+      const uploads = engine.count('/v1/upload');
+      const poll = setInterval(() => {
+        if (engine.count('/v1/upload') > uploads) {
+          clearInterval(poll);
+          setTimeout(() => child.kill('SIGINT'), interrupt.afterFirstUploadMs);
+        }
+      }, 20);
+      child.on('close', () => clearInterval(poll));
+    }
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -57,8 +68,7 @@ describe('interrupt and resume', () => {
       hashes.set(name, await sha(path.join(dir, name)));
     }
     const uploadsBefore = engine.count('/v1/upload');
-    const killAt = 300 + Math.floor(Math.random() * 1500);
-    const first = await spawnCli(['compress', 'in/**/*', '-o', 'out', '-j', '2'], dir, {}, killAt);
+    const first = await spawnCli(['compress', 'in/**/*', '-o', 'out', '-j', '2'], dir, {}, { afterFirstUploadMs: Math.floor(Math.random() * 1500) });
     expect([0, 130], first.stderr).toContain(first.code);
     const afterFirst = await walk(path.join(dir, 'out'));
     expect(afterFirst.filter((f) => f.includes('iloveimg-tmp'))).toEqual([]);

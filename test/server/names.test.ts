@@ -41,7 +41,8 @@ describe('names', () => {
     expect(withExtension('a', 'png')).toBe('a.png');
     expect(uniqueNames(['a.jpg', 'A.jpg', 'a.jpg', 'b'])).toEqual(['a.jpg', 'A-2.jpg', 'a-3.jpg', 'b']);
     expect(defaultPackageBase('resizeimage')).toBe('iloveimg-resized');
-    expect(defaultPackageBase('removebackgroundimage')).toBe('iloveimg-processed');
+    expect(defaultPackageBase('removebackgroundimage')).toBe('iloveimg-nobg');
+    expect(defaultPackageBase('someothertool')).toBe('iloveimg-processed');
   });
 
   it('writes both Content-Disposition parameters, filename* last', () => {
