@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { IloveimgClient, TaskRef } from '../api/client.js';
 import { ApiError, ConnectionError } from '../api/errors.js';
+import { retryDelay } from '../api/retry.js';
 import { processBody } from '../api/params.js';
 import type { ProcessFile, TaskResource } from '../spec/wire.js';
 import { FINAL_TASK_STATUSES } from '../spec/wire.js';
@@ -96,6 +97,8 @@ export interface BatchOptions {
 export interface BatchResult {
   files: FileReport[];
   tasks: { task: string; server: string; tool: string; status?: string }[];
+  /** The lowest `remaining_files` the API reported when starting this run's tasks. */
+  remainingFiles?: number;
 }
 
 // Small enough that a first Ctrl-C (which lets started tasks finish) is not a long wait, large enough
@@ -175,7 +178,9 @@ async function runGroup(
   const unregister = onHardExit(async () => ref && client.deleteTask(ref, { unabortable: true }));
   try {
     const [first, ...rest] = opts.steps;
-    ref = await client.start(first.tool);
+    const started = await client.start(first.tool);
+    ref = started;
+    result.remainingFiles = Math.min(result.remainingFiles ?? Infinity, started.remainingFiles);
     const taskInfo = { task: ref.task, server: ref.server, tool: first.tool as string, status: undefined as string | undefined };
     result.tasks.push(taskInfo);
     opts.events?.onTask?.(taskInfo);
@@ -257,22 +262,18 @@ async function processAndWait(
 ): Promise<string> {
   let status: string | undefined;
   try {
-    const res = await client.process(ref, processBody(files, params));
-    status = res.status;
+    status = await sendProcess(client, ref, processBody(files, params));
   } catch (e) {
     if (e instanceof ApiError && e.status === 400) {
       markFromParam(e, members, fail, ref.task);
       // Nothing processed at all: every remaining file fails with the server's words.
+      // (A resent process refused because the first one did start after all lands here too, and
+      // goes on below with the task's real status.)
       const task = await client.getTask(ref).catch(() => undefined);
       if (!task || task.status === 'TaskError' || task.status === 'TaskWaiting') {
         for (const m of members) fail(m, e.type, e.message, ref.task);
         return task?.status ?? 'TaskError';
       }
-      status = task.status;
-    } else if (e instanceof ConnectionError || (e instanceof ApiError && e.status >= 500)) {
-      // The answer was lost: the task may well have been processed. Ask before doing anything else.
-      const task = await client.getTask(ref).catch(() => undefined);
-      if (!task || task.status === 'TaskWaiting') throw e;
       status = task.status;
     } else {
       throw e;
@@ -295,6 +296,32 @@ async function processAndWait(
   }
   if (status === 'TaskError') for (const m of members) fail(m, 'TaskError', 'the server could not process this file', ref.task);
   return status ?? 'TaskSuccess';
+}
+
+/**
+ * Sends process and returns the status it answered. Process is not idempotent, so after a lost
+ * answer (connection failure, timeout, 5xx other than 503 — the client already resends on 429/503)
+ * the task is asked for first:
+ * - it left TaskWaiting: the process did arrive (it ran, or runs): that status is the answer;
+ * - it is confirmed TaskWaiting: nothing ran, so sending process again is safe. Should the first
+ *   process start late after all, the server refuses the second with a 400 and the caller goes on
+ *   from the task's real status.
+ * Resent at most as often as the client retries a request, with the same backoff. Without this, one
+ * 500 on process failed the whole group although nothing had happened.
+ */
+async function sendProcess(client: IloveimgClient, ref: TaskRef, body: Record<string, unknown>): Promise<string | undefined> {
+  const policy = client.retryPolicy;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return (await client.process(ref, body)).status;
+    } catch (e) {
+      if (!(e instanceof ConnectionError || (e instanceof ApiError && e.status >= 500))) throw e;
+      const task = await client.getTask(ref).catch(() => undefined);
+      if (task && task.status !== 'TaskWaiting') return task.status;
+      if (!task || attempt >= policy.retries) throw e;
+      await new Promise((resolve) => setTimeout(resolve, retryDelay(attempt, e, policy)));
+    }
+  }
 }
 
 /**

@@ -51,6 +51,9 @@ export interface ResolvedSettings {
   fileEncryptionKey?: string;
   /** Where each value came from, for `config list` and error messages. */
   sources: Record<string, 'flag' | 'env' | 'profile' | 'default'>;
+  /** Defaults a profile may hold for batch runs (no flag or variable sets these: `-o`/`-j` are per command). */
+  outputDir?: string;
+  concurrency?: number;
   /** The profile that was consulted, why it was picked, and the file it lives in. */
   profile: { name: string; source: ProfileSource; exists: boolean; file: string };
 }
@@ -72,6 +75,8 @@ export async function resolveSettings(flags: ConnectionFlags, env: NodeJS.Proces
     secretKey: pick('secretKey', flags.secretKey, 'ILOVEIMG_SECRET_KEY', profile?.secretKey),
     fileEncryptionKey: pick('fileEncryptionKey', flags.fileEncryptionKey, 'ILOVEIMG_FILE_ENCRYPTION_KEY', profile?.fileEncryptionKey),
     sources,
+    outputDir: profile?.outputDir,
+    concurrency: profile?.concurrency,
     profile: { name: selected.name, source: selected.source, exists: Boolean(profile), file: selected.file },
   };
 }

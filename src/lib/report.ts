@@ -19,6 +19,8 @@ export interface Summary {
   savedBytes: number;
   savedPercent: number;
   seconds: number;
+  /** Files the account had left when the run's last task started (`remaining_files`), when known. */
+  remainingFiles?: number;
 }
 
 export interface RunReport {
@@ -97,7 +99,8 @@ export async function createReporter(io: IO, mode: OutputMode, items: InputItem[
       if (s.skipped) parts.push(`${s.skipped} skipped`);
       if (s.failed) parts.push(paint('31', `${s.failed} failed`));
       const size = s.inputBytes > 0 ? `; ${formatBytes(s.inputBytes)} → ${formatBytes(s.outputBytes)} (${signedPercent(s.inputBytes, s.outputBytes)})` : '';
-      const text = `${report.tool}: ${parts.join(', ')} of ${s.total} file${s.total === 1 ? '' : 's'}${size} in ${s.seconds.toFixed(1)} s`;
+      const left = s.remainingFiles !== undefined ? `; ${s.remainingFiles} files left on the account` : '';
+      const text = `${report.tool}: ${parts.join(', ')} of ${s.total} file${s.total === 1 ? '' : 's'}${size} in ${s.seconds.toFixed(1)} s${left}`;
       if (s.failed) io.stderr.write(`${text}\n`);
       else io.info(text);
     },

@@ -92,6 +92,17 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   if (run.dryRun) return dryRun(ctx, job, items, keptPlans, rejected, started);
   if (items.length === 0) return finishEarly(ctx, job, rejected, started);
 
+  const throttle = new Throttle();
+  const conn = await connect(job.connection, {
+    io,
+    env: ctx.env,
+    requireRemote: run.noWait ? '--no-wait' : undefined,
+    onRetry: ({ step, attempt, error, delayMs }) => {
+      if (error.status === 429) throttle.rateLimited();
+      if (io.verbose) io.info(`retrying ${step} (attempt ${attempt + 1}) in ${(delayMs / 1000).toFixed(1)} s: ${error.message}`);
+    },
+  });
+  // The reporter starts after connecting, so the engine note is not drawn over the progress bar.
   const reporter = await createReporter(io, run.mode, items);
   reporter.rejected(rejected);
   const recorded: Promise<void>[] = [];
@@ -106,16 +117,6 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
       }
     };
   }
-  const throttle = new Throttle();
-  const conn = await connect(job.connection, {
-    io,
-    env: ctx.env,
-    requireRemote: run.noWait ? '--no-wait' : undefined,
-    onRetry: ({ step, attempt, error, delayMs }) => {
-      if (error.status === 429) throttle.rateLimited();
-      if (io.verbose) io.info(`retrying ${step} (attempt ${attempt + 1}) in ${(delayMs / 1000).toFixed(1)} s: ${error.message}`);
-    },
-  });
   try {
     if (run.apiDebug) return await apiDebug(ctx, job, conn.client);
     const result = await runBatch(conn.client, items, keptPlans, {
@@ -143,6 +144,8 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
       tasks: result.tasks,
       summary: summarize(files, (Date.now() - started) / 1000),
     };
+    // Credits matter in the cloud; the embedded engine's count means nothing.
+    if (!conn.embedded && result.remainingFiles !== undefined && Number.isFinite(result.remainingFiles)) report.summary.remainingFiles = result.remainingFiles;
     reporter.finish(report);
     if (run.noWait && run.mode === 'human') {
       for (const t of result.tasks) io.info(`queued task ${t.task}; fetch it with: iloveimg tasks wait ${t.task} && iloveimg tasks download ${t.task} -o <dir>`);

@@ -58,6 +58,8 @@ describe('iloveimg compress (walking skeleton)', () => {
       expect((await stat(path.join(dir, f.output))).size).toBe(f.outputBytes);
     }
     expect(doc.summary).toMatchObject({ total: 2, ok: 2, failed: 0 });
+    // The account's remaining files, from the API's /start answers (the engine counts them down).
+    expect(doc.summary.remainingFiles).toBeGreaterThan(0);
     const processed = engine.server.log.filter((r) => r.path === '/v1/process');
     expect(processed.at(-1)?.params?.compression_level).toBe('extreme');
   });
