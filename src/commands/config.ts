@@ -42,13 +42,11 @@ const FLAG_OF: Partial<Record<ConfigKey, string>> = { api_url: '--api-url', publ
 /** The settings in effect for a command run with the same flags and environment. */
 async function effective(ctx: AppContext, self: Command): Promise<Effective> {
   const { resolveSettings } = await import('../lib/connection.js');
-  const { selectProfile } = await import('../lib/profile-settings.js');
   const { maskSecret, SECRET_KEYS } = await import('../lib/config.js');
   const { DEFAULT_API_URL } = await import('../api/client.js');
   const { DEFAULT_CONCURRENCY } = await import('../lib/run-options.js');
   const flags = connectionFlags(self);
   const s = await resolveSettings(flags, ctx.env);
-  const p = (await selectProfile({ profile: flags.profile, configDir: flags.configDir, env: ctx.env })).settings ?? {};
   const profileFrom = `profile ${s.profile.name}`;
   const fromSource = (key: ConfigKey, source: Source | undefined): string | null =>
     source === 'flag' ? (FLAG_OF[key] ?? 'flag') : source === 'env' ? (ENV_OF[key] ?? 'environment') : source === 'profile' ? profileFrom : source === 'default' ? 'built-in default' : null;
@@ -71,8 +69,8 @@ async function effective(ctx: AppContext, self: Command): Promise<Effective> {
       entry('public_key', s.publicKey, s.sources.publicKey),
       entry('secret_key', s.secretKey, s.sources.secretKey),
       entry('file_encryption_key', s.fileEncryptionKey, s.sources.fileEncryptionKey),
-      entry('output_dir', p.outputDir, 'profile'),
-      entry('concurrency', p.concurrency ?? DEFAULT_CONCURRENCY, p.concurrency !== undefined ? 'profile' : 'default'),
+      entry('output_dir', s.outputDir, 'profile'),
+      entry('concurrency', s.concurrency ?? DEFAULT_CONCURRENCY, s.concurrency !== undefined ? 'profile' : 'default'),
     ],
   };
 }

@@ -128,6 +128,19 @@ describe('a profile switch changes the server used', () => {
   });
 });
 
+describe('keys the server rejects later', () => {
+  it('a command with a rejected saved secret exits 4 and prints no part of it (also with --verbose and --json)', async () => {
+    const env = { ILOVEIMG_CONFIG_DIR: path.join(root, 'stale') };
+    expect((await runCli(['login', '--no-verify', '--api-url', one.url, '--public-key', A.publicKey, '--secret-key', WRONG], { env })).code).toBe(0);
+    for (const extra of [[], ['--verbose'], ['--json']]) {
+      // (the engine says "Signature verification failed", which the client retries: not here)
+      const r = await runCli(['quota', '--retries', '0', ...extra], { env });
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/401/);
+    }
+  });
+});
+
 describe('quota on the embedded engine', () => {
   it('says it is the embedded engine and prints its number', async () => {
     const env = { ILOVEIMG_CONFIG_DIR: path.join(root, 'none') };

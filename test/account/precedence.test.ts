@@ -28,7 +28,7 @@ beforeAll(async () => {
   const store = await ProfileStore.open({ configDir: full });
   store.update('default', { apiUrl: URL_.deflt, publicKey: 'pk_default', secretKey: S.deflt });
   store.update('current', { apiUrl: URL_.current, publicKey: 'pk_current', secretKey: S.current });
-  store.update('picked', { apiUrl: URL_.picked, publicKey: 'pk_picked', secretKey: S.picked, fileEncryptionKey: 'fek_picked_0123456789ab' });
+  store.update('picked', { apiUrl: URL_.picked, publicKey: 'pk_picked', secretKey: S.picked, fileEncryptionKey: 'fek_picked_0123456789ab', outputDir: 'out/picked', concurrency: 3 });
   store.setCurrent('current');
   await store.save();
   const d = await ProfileStore.open({ configDir: onlyDefault });
@@ -77,6 +77,12 @@ describe('resolveSettings', () => {
     expect(s).toMatchObject({ publicKey: 'pk_flag', secretKey: S.env, apiUrl: URL_.current, sources: { publicKey: 'flag', secretKey: 'env', apiUrl: 'profile' } });
   });
 
+  it('the profile in use also gives the batch defaults (output dir, concurrency), and only that profile', async () => {
+    expect(await resolveSettings({ profile: 'picked' }, { ILOVEIMG_CONFIG_DIR: full })).toMatchObject({ outputDir: 'out/picked', concurrency: 3 });
+    const current = await resolveSettings({}, { ILOVEIMG_CONFIG_DIR: full });
+    expect([current.outputDir, current.concurrency]).toEqual([undefined, undefined]);
+  });
+
   it('--config-dir beats ILOVEIMG_CONFIG_DIR', async () => {
     const s = await resolveSettings({ configDir: onlyDefault }, { ILOVEIMG_CONFIG_DIR: full });
     expect(s.publicKey).toBe('pk_default');
@@ -112,7 +118,7 @@ describe('config list --json shows each value with its source', () => {
       expect(sourceOf(doc, 'public_key')).toMatchObject({ value: null, source: null });
       expect(doc.server).toEqual({ embedded: true, url: null });
     }
-    expect(sourceOf(doc, 'concurrency')).toMatchObject({ value: 6, source: 'default' });
+    expect(sourceOf(doc, 'concurrency')).toMatchObject(c.want.profile === 'picked' ? { value: 3, source: 'profile' } : { value: 6, source: 'default' });
   });
 
   it('names the variable or flag each value came from, in the human table too', async () => {
@@ -123,7 +129,8 @@ describe('config list --json shows each value with its source', () => {
     expect(r.stdout).toMatch(new RegExp(`^secret_key\\s+${maskSecret(S.env).replace('…', '…')}\\s+ILOVEIMG_SECRET_KEY$`, 'm'));
     expect(r.stdout).toMatch(/^api_url\s+http:\/\/127\.0\.0\.1:1003\s+profile picked$/m);
     expect(r.stdout).toMatch(/^file_encryption_key\s+…89ab\s+profile picked$/m);
-    expect(r.stdout).toMatch(/^concurrency\s+6\s+built-in default$/m);
+    expect(r.stdout).toMatch(/^output_dir\s+out\/picked\s+profile picked$/m);
+    expect(r.stdout).toMatch(/^concurrency\s+3\s+profile picked$/m);
   });
 
   it('--local: the embedded engine even with keys', async () => {

@@ -139,7 +139,7 @@ function byName(name: string): ValueKind {
   // `<json|@file>` and the like: a file only behind a prefix, so nothing to offer.
   if (n.includes('|')) return { kind: 'any' };
   if (/(^|[-_ ])dir(ectory)?$/.test(n) || n === 'dir') return { kind: 'dirs' };
-  if (n === 'file' || n.endsWith('file') || n === 'inputs' || n === 'input' || n === 'files') return { kind: 'files' };
+  if (n === 'file' || n.endsWith('file') || n.includes('input') || n === 'files') return { kind: 'files' };
   return { kind: 'any' };
 }
 
