@@ -57,19 +57,29 @@ export function buildProgram(ctx: AppContext): Command {
 
   for (const group of registry) {
     program.commandsGroup(`${group.heading}:`);
-    for (const create of group.commands) {
-      const cmd = create(ctx);
-      for (const c of [cmd, ...cmd.commands]) c.helpOption('-h, --help', 'Show help').configureHelp({ showGlobalOptions: true });
-      cmd.exitOverride().configureOutput({
-        writeOut: (s) => ctx.stdout.write(s),
-        writeErr: (s) => ctx.stderr.write(s),
-        outputError: (s, write) => write(s.endsWith('\n') ? s : `${s}\n`),
-      });
-      program.addCommand(cmd);
-    }
+    for (const create of group.commands) program.addCommand(configureTree(create(ctx), ctx));
   }
   program.addHelpText('after', `\n${EXIT_CODE_HELP}\n\n${ENV_HELP}\n`);
   return program;
+}
+
+/**
+ * Gives a command and every subcommand below it (`tasks list`, `config set`, …) the program's error
+ * and output handling: errors throw to run() (which picks the exit code) instead of commander calling
+ * process.exit, and everything is written to the context's streams.
+ */
+function configureTree(cmd: Command, ctx: AppContext): Command {
+  cmd
+    .exitOverride()
+    .helpOption('-h, --help', 'Show help')
+    .configureHelp({ showGlobalOptions: true })
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+      outputError: (s, write) => write(s.endsWith('\n') ? s : `${s}\n`),
+    });
+  for (const sub of cmd.commands) configureTree(sub, ctx);
+  return cmd;
 }
 
 function seconds(v: string): number {

@@ -6,7 +6,6 @@
  */
 import { Argument, Command } from 'commander';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
-import { nested } from './nested.js';
 import { CliError, UsageError } from '../lib/errors.js';
 import type { ConfigKey } from '../lib/config.js';
 
@@ -111,7 +110,7 @@ async function parseValue(key: ConfigKey, raw: string): Promise<string | number>
 }
 
 export default function create(ctx: AppContext): Command {
-  const config = nested(ctx, 'config').description('Show and change settings: get, set, unset, list, path');
+  const config = new Command('config').description('Show and change settings: get, set, unset, list, path');
   const keyArg = () => new Argument('<key>', `one of ${KEYS.join(', ')}`).choices(KEYS);
 
   config

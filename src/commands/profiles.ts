@@ -5,7 +5,6 @@
  */
 import { Command } from 'commander';
 import { ioFor, type AppContext } from '../lib/context.js';
-import { nested } from './nested.js';
 import { UsageError } from '../lib/errors.js';
 
 async function openStore(ctx: AppContext, self: Command) {
@@ -14,7 +13,7 @@ async function openStore(ctx: AppContext, self: Command) {
 }
 
 export default function create(ctx: AppContext): Command {
-  const profiles = nested(ctx, 'profiles').description('List the saved profiles, pick the current one, remove one');
+  const profiles = new Command('profiles').description('List the saved profiles, pick the current one, remove one');
 
   profiles
     .command('list')

@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { AppContext } from '../lib/context.js';
 import { ioFor } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
+import { parseFaults } from '../server/faults.js';
 
 function num(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (raw: string) => {
@@ -33,6 +34,19 @@ export default function create(ctx: AppContext): Command {
     .option('--rate-limit <n>', 'Requests per minute per project; 0 = off (default 0)', num('--rate-limit', 0))
     .option('--task-ttl <s>', 'Tasks and files are deleted this long after processing (default 7200)', num('--task-ttl', 1))
     .option('--allow-private-urls', 'Let cloud_file and webhook URLs point at loopback, private and link-local addresses')
+    .option(
+      '--faults <spec>',
+      'Inject failures, for testing clients: key=value pairs, e.g. rate=0.2,status=500:503:429,reset=0.05,latency=80,seed=42 ' +
+        '(rate: share of requests answered with a status from status= before any effect; late: share of those on process and task/next ' +
+        'answered 500 after the work; reset: share of uploads and downloads cut mid-transfer; latency: ms per request; seed: PRNG seed). Off by default',
+      (raw: string) => {
+        try {
+          return parseFaults(raw);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      },
+    )
     .addHelpText(
       'after',
       `
@@ -40,6 +54,7 @@ Examples:
   $ iloveimg serve --port 8080
   $ ILOVEIMG_PUBLIC_KEY=my_public ILOVEIMG_SECRET_KEY=my_secret iloveimg serve --host 0.0.0.0 --data-dir /var/lib/iloveimg
   $ iloveimg compress photo.jpg --api-url http://127.0.0.1:8080 --public-key … --secret-key …
+  $ iloveimg serve --faults rate=0.2,status=500:503:429,late=0.5,reset=0.05,latency=80,seed=42
 `,
     )
     .action(async (opts, self: Command) => {
@@ -56,6 +71,7 @@ Examples:
         dataDir: opts.dataDir,
         concurrency: opts.concurrency,
         projects: publicKey ? [{ publicKey, secretKey }] : undefined,
+        faults: opts.faults,
         limits: {
           maxUploadBytes: opts.maxUploadMb ? opts.maxUploadMb * 1_000_000 : undefined,
           maxInputPixels: opts.maxPixels,

@@ -42,6 +42,8 @@ export interface ConnectOptions {
   onRetry?: ClientOptions['onRetry'];
   /** Commands that make no sense on a throwaway engine (tasks, quota) refuse it with this reason. */
   requireRemote?: string;
+  /** Settings the caller already resolved (a batch run reads the profile's defaults first). */
+  settings?: ResolvedSettings;
 }
 
 export interface ResolvedSettings {
@@ -82,7 +84,7 @@ export async function resolveSettings(flags: ConnectionFlags, env: NodeJS.Proces
 }
 
 export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Promise<Connection> {
-  const s = await resolveSettings(flags, opts.env);
+  const s = opts.settings ?? (await resolveSettings(flags, opts.env));
   const clientOptions = (apiUrl: string, publicKey: string, secretKey: string): ClientOptions => ({
     apiUrl,
     credentials: { publicKey, secretKey, fileEncryptionKey: s.fileEncryptionKey },

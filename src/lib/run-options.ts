@@ -16,7 +16,8 @@ export interface RunOptions {
   onConflict: ConflictPolicy;
   recursive: boolean;
   filesFrom: string[];
-  concurrency: number;
+  /** Unset when not given: the profile's default applies, then DEFAULT_CONCURRENCY (see run-tool.ts). */
+  concurrency?: number;
   failFast: boolean;
   dryRun: boolean;
   noWait: boolean;
@@ -84,7 +85,7 @@ export function readRunOptions(cmd: Command): RunOptions {
     onConflict: (o.onConflict ?? 'error') as ConflictPolicy,
     recursive: Boolean(o.recursive),
     filesFrom: o.filesFrom ?? [],
-    concurrency: o.concurrency ?? DEFAULT_CONCURRENCY,
+    concurrency: o.concurrency,
     failFast: Boolean(o.failFast),
     dryRun: Boolean(o.dryRun),
     noWait: o.wait === false,

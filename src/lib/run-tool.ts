@@ -6,13 +6,13 @@
 import path from 'node:path';
 import type { PipelineStep, FileReport } from './batch.js';
 import { partition, runBatch, Throttle } from './batch.js';
-import { connect, type ConnectionFlags } from './connection.js';
+import { connect, resolveSettings, type ConnectionFlags } from './connection.js';
 import { AuthError, PartialFailureError, UsageError, InterruptedError } from './errors.js';
 import { resolveInputs, type InputItem } from './inputs.js';
 import { exists, planOutputs, type PlannedOutput } from './outputs.js';
 import { createReporter, summarize, type RunReport } from './report.js';
 import { Journal, pipelineSignature } from './journal.js';
-import type { RunOptions } from './run-options.js';
+import { DEFAULT_CONCURRENCY, type RunOptions } from './run-options.js';
 import type { IO } from './io.js';
 import { toolByName, type ToolSpec } from '../spec/tools.js';
 import { ApiError } from '../api/errors.js';
@@ -38,6 +38,10 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   const { io, cwd } = ctx;
   const { run } = job;
   const started = Date.now();
+  // The profile may set defaults for the run: an output directory and the concurrency (flags win).
+  const settings = await resolveSettings(job.connection, ctx.env);
+  if (run.outputDir === undefined && run.output === undefined && !run.inPlace && settings.outputDir) run.outputDir = settings.outputDir;
+  run.concurrency ??= settings.concurrency ?? DEFAULT_CONCURRENCY;
   if (job.inputs.length === 0 && run.filesFrom.length === 0) {
     throw new UsageError(`${job.spec.command}: no input files given`, `Example: iloveimg ${job.spec.examples[0]?.replace(/^iloveimg /, '') ?? `${job.spec.command} photo.jpg`}`);
   }
@@ -96,6 +100,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   const conn = await connect(job.connection, {
     io,
     env: ctx.env,
+    settings,
     requireRemote: run.noWait ? '--no-wait' : undefined,
     onRetry: ({ step, attempt, error, delayMs }) => {
       if (error.status === 429) throttle.rateLimited();
@@ -191,7 +196,7 @@ function finishEarly(ctx: RunContext, job: ToolRun, files: FileReport[], started
 /** `--dry-run`: the plan, with no request and no engine. */
 function dryRun(ctx: RunContext, job: ToolRun, items: InputItem[], plans: PlannedOutput[], rejected: FileReport[], started: number): RunReport {
   const { io } = ctx;
-  const groups = partition(items.length, job.run.concurrency).length;
+  const groups = partition(items.length, job.run.concurrency ?? DEFAULT_CONCURRENCY).length;
   const files: FileReport[] = [
     ...rejected,
     ...items.map((it, i): FileReport => ({ input: it.display, output: plans[i].dest === '-' ? '<stdout>' : path.relative(ctx.cwd, plans[i].dest) || plans[i].dest, status: 'skipped', inputBytes: it.size, note: 'dry run' })),

@@ -104,6 +104,20 @@ describe('inputs and outputs', () => {
     }
   });
 
+  it("uses the profile's output directory and concurrency when no flag says otherwise", async () => {
+    const dir = await tempDir();
+    await fixture(dir, { 'a.jpg': 'exif-orient6-iphone4s-205x102.jpg' });
+    const env = { ILOVEIMG_CONFIG_DIR: path.join(dir, 'cfg') };
+    const keys = ['--api-url', engine.env.ILOVEIMG_API_URL, '--public-key', engine.env.ILOVEIMG_PUBLIC_KEY, '--secret-key', engine.env.ILOVEIMG_SECRET_KEY];
+    expect((await runInProcess(['login', '--no-verify', ...keys], { cwd: dir, env })).code).toBe(0);
+    expect((await runInProcess(['config', 'set', 'output_dir', 'from-profile'], { cwd: dir, env })).code).toBe(0);
+    const res = await runInProcess(['compress', 'a.jpg', '--json'], { cwd: dir, env });
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout).files[0].output).toBe('from-profile/a.jpg');
+    const flagWins = await runInProcess(['compress', 'a.jpg', '-o', 'flag-out', '--json'], { cwd: dir, env });
+    expect(JSON.parse(flagWins.stdout).files[0].output).toBe('flag-out/a.jpg');
+  });
+
   it('--dry-run shows the plan and sends nothing', async () => {
     const dir = await tempDir();
     await fixture(dir, { 'a.jpg': 'exif-orient6-iphone4s-205x102.jpg', 'b.png': 'gray-camera-512.png' });

@@ -1,6 +1,7 @@
 /** Runs the program in-process with captured streams: the command tier of the tests. */
 import { PassThrough, Writable } from 'node:stream';
 import { run } from '../../src/cli.js';
+import { assertNoSecretLeak } from './secrets.js';
 
 export async function runInProcess(argv: string[], opts: { cwd: string; env?: Record<string, string>; stdin?: Buffer }) {
   const out: Buffer[] = [];
@@ -14,8 +15,9 @@ export async function runInProcess(argv: string[], opts: { cwd: string; env?: Re
     });
   const stdin = new PassThrough();
   stdin.end(opts.stdin ?? Buffer.alloc(0));
+  const env = { NO_COLOR: '1', ILOVEIMG_CONFIG_DIR: `${opts.cwd}/.config-iloveimg`, ...opts.env };
   const code = await run(argv, {
-    env: { NO_COLOR: '1', ILOVEIMG_CONFIG_DIR: `${opts.cwd}/.config-iloveimg`, ...opts.env },
+    env,
     cwd: opts.cwd,
     stdout: sink(out),
     stderr: sink(err),
@@ -23,5 +25,7 @@ export async function runInProcess(argv: string[], opts: { cwd: string; env?: Re
     signal: new AbortController().signal,
     version: '0.0.0-test',
   });
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+  const result = { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+  assertNoSecretLeak(argv, env, result.stdout, result.stderr);
+  return result;
 }
