@@ -83,8 +83,7 @@ export interface BatchOptions {
   joined?: boolean;
   /** Don't wait for processing (webhook / --no-wait): stop after process and report the tasks. */
   noWait?: boolean;
-  /** Where the `-` input is read from and its result written to. */
-  stdin?: NodeJS.ReadableStream;
+  /** Where the result of the `-` input is written. */
   stdout?: NodeJS.WritableStream;
   /** Paths in reports are shown relative to this directory. */
   cwd?: string;
@@ -151,8 +150,6 @@ interface Member {
   /** The name sent in files[]: the input's name, made unique within the task so outputs can be matched. */
   sentName: string;
   inputBytes: number;
-  /** Bytes of stdin input, read once. */
-  data?: Buffer;
   done: boolean;
 }
 
@@ -194,11 +191,7 @@ async function runGroup(
             if (m.item.kind === 'url') {
               m.serverFilename = (await client.uploadCloud(startedRef, m.item.source)).server_filename;
             } else if (m.item.kind === 'stdin') {
-              m.data = await readStream(opts.stdin ?? process.stdin);
-              m.inputBytes = m.data.length;
-              if (!m.data.length) return fail(m, 'EmptyFile', 'standard input was empty');
-              if (!sniff(m.data.subarray(0, 512))) return fail(m, 'NotAnImage', 'standard input is not an image');
-              m.serverFilename = (await client.upload(startedRef, { data: m.data, filename: m.sentName }, opts.events?.onUploaded)).server_filename;
+              m.serverFilename = (await client.upload(startedRef, { data: m.item.data, filename: m.sentName }, opts.events?.onUploaded)).server_filename;
             } else {
               m.serverFilename = (await client.upload(startedRef, { path: m.item.source, filename: m.sentName }, opts.events?.onUploaded)).server_filename;
             }
@@ -417,8 +410,8 @@ async function writeOne(m: Member, data: Buffer, opts: BatchOptions, report: (r:
         if (e instanceof ConflictError) return undefined;
         throw e;
       });
-    } else if (dest === '-' && m.data) {
-      opts.stdout?.write(m.data);
+    } else if (dest === '-' && m.item.data) {
+      opts.stdout?.write(m.item.data);
     }
     opts.events?.onStage?.(m.item, 'done');
     report({ ...base, status: 'skipped', output: written ? display(written, opts.cwd) : undefined, outputBytes: m.inputBytes, note });
@@ -492,7 +485,7 @@ function stem(name: string): string {
 function uniqueNames(items: InputItem[]): string[] {
   const used = new Set<string>();
   return items.map((item) => {
-    const base = item.kind === 'stdin' ? `stdin.${item.format ?? 'img'}` : path.posix.basename(item.rel.replace(/\\/g, '/')) || 'file';
+    const base = path.posix.basename(item.rel.replace(/\\/g, '/')) || 'file';
     const dot = base.lastIndexOf('.');
     const s = dot > 0 ? base.slice(0, dot) : base;
     const ext = dot > 0 ? base.slice(dot) : '';
@@ -522,9 +515,4 @@ function errMessage(e: unknown): string {
   return (e as Error)?.message ?? String(e);
 }
 
-async function readStream(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
-  return Buffer.concat(chunks);
-}
 

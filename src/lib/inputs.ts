@@ -28,6 +28,8 @@ export interface InputItem {
   size: number;
   /** The sniffed format (jpg, png, gif, webp, tiff, bmp, avif, heic, svg), when known. */
   format?: string;
+  /** The bytes of the `-` input, read once (stdin cannot be read twice). */
+  data?: Buffer;
 }
 
 export interface Rejected {
@@ -78,7 +80,15 @@ export async function resolveInputs(args: string[], opts: ResolveOptions = {}): 
     if (name === '-') {
       if (stdinUsed) throw new UsageError('`-` (standard input) can be given only once');
       stdinUsed = true;
-      out.items.push({ kind: 'stdin', source: '-', display: '<stdin>', rel: 'stdin', size: 0 });
+      // Read now: the format decides the name sent to the API and the output's extension.
+      const data = await readAll(opts.stdin ?? process.stdin);
+      const format = data.length ? sniff(data.subarray(0, 512)) : undefined;
+      if (!format) {
+        const reason = data.length ? 'not an image (unknown file signature)' : 'empty input';
+        out.rejected.push({ display: '<stdin>', source: '-', status: 'failed', reason, type: data.length ? 'NotAnImage' : 'EmptyFile' });
+        continue;
+      }
+      out.items.push({ kind: 'stdin', source: '-', display: '<stdin>', rel: `stdin.${format}`, size: data.length, format, data });
       continue;
     }
     if (/^https?:\/\//i.test(name)) {
@@ -141,12 +151,16 @@ function toPattern(name: string): string {
   return process.platform === 'win32' ? name.replace(/\\/g, '/') : name;
 }
 
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks);
+}
+
 async function readList(file: string, stdin?: NodeJS.ReadableStream): Promise<string[]> {
   let text: string;
   if (file === '-') {
-    const chunks: Buffer[] = [];
-    for await (const c of stdin ?? process.stdin) chunks.push(Buffer.from(c as Buffer));
-    text = Buffer.concat(chunks).toString('utf8');
+    text = (await readAll(stdin ?? process.stdin)).toString('utf8');
   } else {
     text = await readFile(file, 'utf8').catch(() => {
       throw new UsageError(`--files-from ${file}: cannot read this file`);

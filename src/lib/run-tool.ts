@@ -133,7 +133,6 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
       minSavings: job.steps.at(-1)?.tool === 'compressimage' ? (run.minSavings ?? { bytes: 1 }) : undefined,
       joined,
       noWait: run.noWait,
-      stdin: io.stdin,
       stdout: io.stdout,
       cwd,
       signal: ctx.signal,
