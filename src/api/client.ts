@@ -173,7 +173,9 @@ export class IloveimgClient {
 
   /**
    * `POST /v1/process`. Not idempotent (processing a task twice is an error), so it is only sent again
-   * when the server said it did not start (429, 503); callers poll `getTask` after a lost answer.
+   * when the server said it did not start (429, 503); after a lost answer (connection failure, other
+   * 5xx) callers ask `getTask` and resend only when the task is confirmed still TaskWaiting
+   * (src/lib/batch.ts `sendProcess`).
    */
   async process(ref: TaskRef, body: Record<string, unknown>): Promise<ProcessResponse> {
     return this.call<ProcessResponse>({
@@ -205,14 +207,22 @@ export class IloveimgClient {
     });
   }
 
-  /** `POST /v1/task/next`: a connected task on the parent's outputs, with no re-upload. */
+  /**
+   * `POST /v1/task/next`: a connected task on the parent's outputs, with no re-upload.
+   *
+   * Sent again after a connection failure or a 5xx like an idempotent request. It is not quite one:
+   * when only the answer was lost, the server did make a child task, and the retry makes a second.
+   * That first child cannot be found (its id was in the lost answer), holds no upload of ours (only
+   * links to the parent's outputs) and is never processed, so it only costs an open-task slot until
+   * the server expires it — far better than failing the whole group, which is the alternative.
+   */
   async next(ref: TaskRef, tool: ToolName | string): Promise<TaskRef & { files: Record<string, string> }> {
     const res = await this.call<NextTaskResponse>({
       step: 'next',
       method: 'POST',
       url: this.workerUrl(ref, 'task/next'),
       json: { task: ref.task, tool },
-      idempotent: false,
+      idempotent: true, // see above: a repeat may orphan a child task, which expires by itself
     });
     return { task: res.task, tool, server: ref.server, files: res.files ?? {} };
   }
@@ -317,9 +327,14 @@ export class IloveimgClient {
     });
   }
 
+  /** The retry policy of every request (defaults: 4 retries, 0.5 s base delay, 30 s cap). */
+  get retryPolicy(): RetryPolicy {
+    return { retries: 4, baseDelayMs: 500, maxDelayMs: 30_000, ...this.options.retry };
+  }
+
   private async withRetries<T>(spec: Pick<RequestSpec, 'step' | 'method' | 'url' | 'idempotent' | 'unabortable'>, attempt: () => Promise<T>): Promise<T> {
     const signal = spec.unabortable ? undefined : this.options.signal;
-    const policy: RetryPolicy = { retries: 4, baseDelayMs: 500, maxDelayMs: 30_000, ...this.options.retry };
+    const policy = this.retryPolicy;
     for (let n = 0; ; n++) {
       try {
         return await attempt();

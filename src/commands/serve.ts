@@ -38,7 +38,8 @@ export default function create(ctx: AppContext): Command {
       '--faults <spec>',
       'Inject failures, for testing clients: key=value pairs, e.g. rate=0.2,status=500:503:429,reset=0.05,latency=80,seed=42 ' +
         '(rate: share of requests answered with a status from status= before any effect; late: share of those on process and task/next ' +
-        'answered 500 after the work; reset: share of uploads and downloads cut mid-transfer; latency: ms per request; seed: PRNG seed). Off by default',
+        'answered 500 after the work; reset: share of uploads and downloads cut mid-transfer; latency: ms per request; seed: PRNG seed; ' +
+        'only: endpoints to fault, e.g. process:next; limit: most faults in all). Off by default',
       (raw: string) => {
         try {
           return parseFaults(raw);

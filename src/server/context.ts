@@ -6,6 +6,7 @@ import type { Fields } from './brackets.js';
 import type { AtRestKey } from './storage.js';
 import type { Semaphore } from './limiter.js';
 import type { EngineTools, ProjectKeys, RecordedRequest, ServerLimits, ServerLogger } from './options.js';
+import type { FaultInjector } from './faults.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { TaskStore } from './store.js';
 
@@ -19,6 +20,8 @@ export interface ServerContext {
   /** Files processed at once, across all tasks. */
   readonly slots: Semaphore;
   readonly rateLimiter?: RateLimiter;
+  /** `serve --faults`: failures injected before (or instead of) handling a request. */
+  readonly faults?: FaultInjector;
   readonly log: RecordedRequest[];
   readonly logger: ServerLogger;
   /** The image tools, imported on first use so that starting the server does not load sharp. */

@@ -3,18 +3,21 @@
  * src/engine locally. `startServer` is the whole public surface; see README.md in this directory for
  * the wire decisions the reference leaves open.
  */
-import { createServer, type Server } from 'node:http';
+import { STATUS_CODES, createServer, type Server } from 'node:http';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerContext } from './context.js';
+import { FaultInjector, formatFaults } from './faults.js';
 import { Semaphore } from './limiter.js';
 import { resolveOptions, type EngineTools, type RecordedRequest, type RunningServer, type ServeOptions } from './options.js';
 import { RateLimiter } from './ratelimit.js';
 import { handleRequest } from './router.js';
 import { TaskStore } from './store.js';
 
+export type { FaultOptions } from './faults.js';
+export { parseFaults } from './faults.js';
 export type { EngineTools, ProjectKeys, RecordedRequest, RunningServer, ServeOptions, ServerLimits, ServerLogger } from './options.js';
 
 /** `host:port` as a URL authority (IPv6 literals in brackets); wildcard binds are reached via loopback. */
@@ -69,6 +72,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     },
     slots: new Semaphore(opts.concurrency),
     rateLimiter: limits.rateLimit > 0 ? new RateLimiter(limits.rateLimit) : undefined,
+    faults: opts.faults ? new FaultInjector(opts.faults) : undefined,
     log,
     logger,
     loadEngine: () => {
@@ -85,15 +89,31 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     },
   };
 
+  // node:http only looks for timed-out requests every `connectionsCheckingInterval` (30 s by default),
+  // so a 2 s limit would let a slow-loris client hold a connection for 30 s: check at a quarter of
+  // the shortest limit instead (between 0.1 s and the default).
+  const shortest = Math.min(...[limits.headersTimeoutSeconds, limits.requestTimeoutSeconds].filter((s) => s > 0), 120);
   const server = createServer(
-    { requestTimeout: limits.requestTimeoutSeconds * 1000, headersTimeout: limits.headersTimeoutSeconds * 1000 },
+    {
+      requestTimeout: limits.requestTimeoutSeconds * 1000,
+      headersTimeout: limits.headersTimeoutSeconds * 1000,
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, (shortest * 1000) / 4)),
+    },
     (req, res) => trackIn(inFlight, handleRequest(ctx, req, res)),
   );
-  // A client error (malformed request line, timeout) must not reach the process as an exception.
+  // A client error (malformed request, headers over node's 16 KB limit, a timeout) must not reach the
+  // process as an exception. It is answered in the API's error shape, unless a response is already
+  // under way on that connection (writing a second one into it would corrupt it).
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    if (socket.writable && err.code !== 'ECONNRESET') {
-      socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const inProgress = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (socket.writable && !inProgress && err.code !== 'ECONNRESET') {
+      const message = status === 408 ? 'The request took too long to arrive' : status === 431 ? 'The request headers are too large' : 'Malformed HTTP request';
+      const body = JSON.stringify({ error: { type: 'HTTP Error', message, code: status } });
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
     } else socket.destroy();
     logger('warn', `client error: ${err.message}`);
   });
@@ -131,5 +151,6 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     })());
 
   logger('info', `engine listening on http://${authority(opts.host, port)} (data in ${dataDir})`);
+  if (opts.faults) logger('warn', `fault injection is on: ${formatFaults(opts.faults)}`);
   return { url: `http://${authority(opts.host, port)}`, port, projects: opts.projects, close, log };
 }

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ToolName } from '../spec/tools.js';
 import type { ToolImpl } from '../engine/types.js';
+import type { FaultOptions } from './faults.js';
 
 export interface ProjectKeys {
   publicKey: string;
@@ -61,6 +62,8 @@ export interface ServeOptions {
   logger?: ServerLogger;
   /** Image tools to use instead of src/engine (tests); loaded lazily from src/engine by default. */
   engine?: EngineTools;
+  /** Inject failures for testing clients (`serve --faults`, see faults.ts); off by default. */
+  faults?: FaultOptions;
 }
 
 /** One request as it reached the server, for tests and `serve --verbose`. */
@@ -76,6 +79,10 @@ export interface RecordedRequest {
   at: number;
   /** The response status, once sent. */
   status?: number;
+  /** For an upload with a file part: the part's filename as the client sent it. */
+  file?: string;
+  /** The fault injected into this request, when fault injection is on: `status 503`, `late 500`, `reset upload`, `reset download`. */
+  fault?: string;
 }
 
 export interface RunningServer {
@@ -114,6 +121,7 @@ export interface ResolvedOptions {
   limits: ServerLimits;
   logger: ServerLogger;
   engine?: EngineTools;
+  faults?: FaultOptions;
 }
 
 export function randomProject(): ProjectKeys {
@@ -160,5 +168,17 @@ export function resolveOptions(opts: ServeOptions): ResolvedOptions {
     limits,
     logger: opts.logger ?? (() => {}),
     engine: opts.engine,
+    faults: opts.faults ? checkFaults(opts.faults) : undefined,
   };
+}
+
+function checkFaults(f: FaultOptions): FaultOptions {
+  for (const key of ['rate', 'late', 'reset'] as const) {
+    if (typeof f[key] !== 'number' || !(f[key] >= 0 && f[key] <= 1)) throw new TypeError(`faults.${key} must be a number from 0 to 1`);
+  }
+  if (!Number.isFinite(f.latencyMs) || f.latencyMs < 0) throw new TypeError('faults.latencyMs must be a non-negative number');
+  if (!Number.isInteger(f.seed)) throw new TypeError('faults.seed must be a whole number');
+  if (f.rate > 0 && f.statuses.length === 0) throw new TypeError('faults.statuses must name at least one status');
+  if (f.limit !== undefined && !(Number.isInteger(f.limit) && f.limit >= 0)) throw new TypeError('faults.limit must be a whole number ≥ 0');
+  return { ...f, statuses: [...f.statuses], only: f.only ? [...f.only] : undefined };
 }

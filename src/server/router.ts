@@ -1,6 +1,7 @@
 /**
  * The route table and the one request pipeline every call goes through:
- * log → CORS → match → authenticate → rate limit → parse body → `debug` echo → handler → errors.
+ * log → CORS → faults (only with `serve --faults`) → match → authenticate → rate limit → parse body →
+ * `debug` echo → handler → errors.
  *
  * Handlers only deal with their resource; everything about turning failures into the API's error
  * shapes, answering early on oversized bodies, and keeping the server alive after a crash is here.
@@ -154,6 +155,9 @@ export async function handleRequest(ctx: ServerContext, req: IncomingMessage, re
     return;
   }
 
+  // `serve --faults`: a status fault or an upload reset answers here, before the request has any effect.
+  if (ctx.faults && (await ctx.faults.apply(req, res, entry))) return;
+
   let errorType: ErrorType = 'HTTP Error';
   let body: ParsedBody | undefined;
   try {
@@ -169,6 +173,7 @@ export async function handleRequest(ctx: ServerContext, req: IncomingMessage, re
     });
     entry.task = text(params.task ?? body.fields.task);
     entry.tool = text(params.tool ?? body.fields.tool);
+    if (body.file) entry.file = body.file.filename;
 
     if (isDebug(body.fields)) {
       // "the resource won't process the request but it will output the parameters received"

@@ -40,13 +40,14 @@ for (const [net, prefix] of [
   NON_PUBLIC.addSubnet(net, prefix, 'ipv4');
 }
 for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d (tunnelled to IPv4)
+  ['::ffff:0:0:0', 96], // IPv4-translated (RFC 2765)
   ['64:ff9b::', 96],
   ['100::', 64],
   ['2001:db8::', 32],
   ['fc00::', 7],
   ['fe80::', 10],
+  ['fec0::', 10], // deprecated site-local
   ['ff00::', 8],
 ] as const) {
   NON_PUBLIC.addSubnet(net, prefix, 'ipv6');
@@ -64,7 +65,14 @@ export function isNonPublicAddress(address: string): boolean {
     const n = (parseInt(hexMapped[1], 16) << 16) | parseInt(hexMapped[2], 16);
     return NON_PUBLIC.check([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'), 'ipv4');
   }
-  return NON_PUBLIC.check(address, 'ipv6');
+  if (NON_PUBLIC.check(address, 'ipv6')) return true;
+  // 6to4 (2002::/16) carries an IPv4 address in its next 32 bits: judge that one.
+  const sixToFour = /^2002:([0-9a-f]{1,4}):([0-9a-f]{1,4})(:|$)/i.exec(address);
+  if (sixToFour) {
+    const n = (parseInt(sixToFour[1], 16) << 16) | parseInt(sixToFour[2], 16);
+    return NON_PUBLIC.check([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'), 'ipv4');
+  }
+  return false;
 }
 
 export interface CheckedUrl {

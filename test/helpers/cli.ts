@@ -20,7 +20,10 @@ export interface CliResult {
   stdoutBytes: Buffer;
 }
 
-export function runCli(args: string[], opts: { cwd: string; env?: Record<string, string | undefined>; input?: Buffer | string; timeoutMs?: number }): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string | undefined>; input?: Buffer | string; timeoutMs?: number; sigintAfterMs?: number },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ILOVEIMG_CONFIG_DIR: path.join(opts.cwd, '.config-iloveimg') };
     for (const k of ['ILOVEIMG_PUBLIC_KEY', 'ILOVEIMG_SECRET_KEY', 'ILOVEIMG_API_URL', 'ILOVEIMG_PROFILE']) delete env[k];
@@ -34,9 +37,12 @@ export function runCli(args: string[], opts: { cwd: string; env?: Record<string,
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    // A Ctrl-C at that moment (once: the CLI then finishes the work under way).
+    const interrupt = opts.sigintAfterMs !== undefined ? setTimeout(() => child.kill('SIGINT'), opts.sigintAfterMs) : undefined;
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      clearTimeout(interrupt);
       const stdoutBytes = Buffer.concat(out);
       resolve({ code, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
     });
