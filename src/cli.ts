@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ApiError } from './api/errors.js';
+import { DEFAULT_RETRIES } from './api/retry.js';
 import type { AppContext } from './lib/context.js';
 import { CliError, EXIT, EXIT_CODE_HELP } from './lib/errors.js';
 import { registry } from './commands/index.js';
@@ -48,7 +49,7 @@ export function buildProgram(ctx: AppContext): Command {
     .option('--profile <name>', 'Use this saved profile (env ILOVEIMG_PROFILE)')
     .option('--config-dir <dir>', 'Where profiles are kept (env ILOVEIMG_CONFIG_DIR)')
     .option('--timeout <seconds>', 'Per-request timeout (default 300)', (v) => seconds(v))
-    .option('--retries <n>', 'Retries of a failed request (default 4)', (v) => count(v, '--retries'))
+    .option('--retries <n>', `Retries of a failed request (default ${DEFAULT_RETRIES})`, (v) => count(v, '--retries'))
     .optionsGroup('Output:')
     .option('--json', 'Print one JSON document on stdout (nothing else goes to stdout)')
     .option('--ndjson', 'Print one JSON event per line on stdout as files finish')

@@ -25,6 +25,12 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
+  // `iloveimg --help | head`: the reader went away; that is not an error worth a stack trace.
+  const onPipeError = (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(controller.signal.aborted ? EXIT.INTERRUPTED : EXIT.OK);
+    throw e;
+  };
+  process.stdout.on('error', onPipeError);
   try {
     const code = await run(argv, {
       env: process.env,

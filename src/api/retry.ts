@@ -5,6 +5,9 @@
  */
 import { ConnectionError, type ApiError } from './errors.js';
 
+/** See IloveimgClient.retryPolicy for why six. */
+export const DEFAULT_RETRIES = 6;
+
 export interface RetryPolicy {
   /** Attempts after the first. */
   retries: number;

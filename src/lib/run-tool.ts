@@ -117,7 +117,8 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     reporter.events.onFile = (r) => {
       onFile?.(r);
       const item = byDisplay.get(r.input);
-      if (r.status === 'ok' && r.output && item?.kind === 'file' && !joined) {
+      // A kept original (compress not smaller) is finished work too: --resume must not redo it.
+      if ((r.status === 'ok' || (r.status === 'skipped' && r.outputBytes !== undefined)) && r.output && item?.kind === 'file' && !joined) {
         recorded.push(journal.record(item.source, path.resolve(cwd, r.output), r.outputBytes ?? 0).catch((e) => io.warn(`could not write the run journal: ${(e as Error).message}`)));
       }
     };

@@ -85,6 +85,18 @@ describe('interrupt and resume', () => {
     expect(doc.files.filter((f: { note?: string }) => f.note === 'already done by an earlier run').length).toBe(afterFirst.filter((f) => !f.endsWith('.ndjson')).length);
   });
 
+  it('--resume counts a kept original (compress not smaller) as done', async () => {
+    const dir = await tempDir();
+    await mkdir(path.join(dir, 'in'));
+    await copyFile(path.join(CORPUS, 'exif-orient6-iphone4s-205x102.jpg'), path.join(dir, 'in/a.jpg'));
+    const first = await spawnCli(['compress', 'in/a.jpg', '-o', 'out', '--min-savings', '99%', '--json'], dir, {});
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout).files[0]).toMatchObject({ status: 'skipped', output: 'out/a.jpg' });
+    const again = await spawnCli(['compress', 'in/a.jpg', '-o', 'out', '--min-savings', '99%', '--resume', '--json'], dir, {});
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).files[0]).toMatchObject({ status: 'skipped', note: 'already done by an earlier run' });
+  });
+
   it('--skip-unchanged skips inputs whose content was processed the same way, even renamed', async () => {
     const dir = await tempDir();
     await mkdir(path.join(dir, 'in'));

@@ -15,11 +15,11 @@
  * once over an interrupted run plus its `--resume`. Inputs have unique base names, and the engine's
  * request log records each upload's file name, so sends are counted per input from that log.
  *
- * Retries: the CLI runs with `--retries 10`. With the default 4, a request fails for good when five
- * attempts in a row fail: at 20 % that is 0.2^5 ≈ 3e-4 per request, and 0.24^5 ≈ 8e-4 for uploads and
+ * Retries: the CLI runs with `--retries 10`. With the default (6), a request fails for good when seven
+ * attempts in a row fail: at 20 % that is 0.2^7 ≈ 1e-5 per request, and 0.24^7 ≈ 5e-5 for uploads and
  * downloads (resets come on top). The four faulty runs here make ~800 uploads and ~600 other requests,
- * so about one suite run in two would lose a file with the defaults. With 10 retries it is ≈ 1e-7 per
- * request. Nothing else is tuned for the faults.
+ * so a few suite runs in a hundred would lose a file with the defaults: too flaky for CI. With 10
+ * retries it is ≈ 1e-7 per request. Nothing else is tuned for the faults.
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
