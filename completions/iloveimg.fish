@@ -549,7 +549,7 @@ complete -c iloveimg -l local -d 'Use the embedded engine even when keys are con
 complete -c iloveimg -l profile -x -a '(__iloveimg_profiles)' -d 'Use this saved profile (env ILOVEIMG_PROFILE)'
 complete -c iloveimg -l config-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Where profiles are kept (env ILOVEIMG_CONFIG_DIR)'
 complete -c iloveimg -l timeout -x -d 'Per-request timeout (default 300)'
-complete -c iloveimg -l retries -x -d 'Retries of a failed request (default 4)'
+complete -c iloveimg -l retries -x -d 'Retries of a failed request (default 6)'
 complete -c iloveimg -l json -d 'Print one JSON document on stdout (nothing else goes to stdout)'
 complete -c iloveimg -l ndjson -d 'Print one JSON event per line on stdout as files finish'
 complete -c iloveimg -s q -l quiet -d 'Print only warnings and errors'

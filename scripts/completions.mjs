@@ -6,18 +6,20 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 
 const root = new URL('../', import.meta.url);
-const { buildProgram, version } = await import(new URL('dist/cli.js', root).href);
+const { buildProgram } = await import(new URL('dist/cli.js', root).href);
+const { readFile } = await import('node:fs/promises');
+const { version } = JSON.parse(await readFile(new URL('package.json', root), 'utf8'));
 const { generate, SHELLS, COMPLETION_FILES } = await import(new URL('dist/lib/completion/index.js', root).href);
 
 const sink = () => new PassThrough();
-const program = buildProgram({
+const program = await buildProgram({
   env: {},
   cwd: process.cwd(),
   stdout: sink(),
   stderr: sink(),
   stdin: sink(),
   signal: new AbortController().signal,
-  version: version(),
+  version,
 });
 const dir = new URL('completions/', root);
 await mkdir(dir, { recursive: true });

@@ -4,7 +4,6 @@
  * whole program in-process.
  */
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { ApiError } from './api/errors.js';
 import { DEFAULT_RETRIES } from './api/retry.js';
 import type { AppContext } from './lib/context.js';
@@ -22,12 +21,31 @@ export const ENV_HELP = `Environment:
 Settings are taken from, in order: flag > environment > selected profile > default profile.
 With no keys at all (or with --local), the embedded engine runs in-process: no account, no network.`;
 
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+
+/** Root options that take a value, so that `--profile work compress …` still finds `compress`. */
+const VALUE_OPTIONS = new Set(['--api-url', '--public-key', '--secret-key', '--profile', '--config-dir', '--timeout', '--retries']);
+
+/** The command named in argv, if it is one of ours and can be built alone. */
+function singleCommand(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return undefined;
+    if (VALUE_OPTIONS.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith('-')) continue;
+    const entry = registry.flatMap((g) => g.commands).find((c) => c.name === a);
+    return entry && !entry.needsAll ? entry.name : undefined;
+  }
+  return undefined;
 }
 
-export function buildProgram(ctx: AppContext): Command {
+/**
+ * The program with every command, or with only `only` (what `run` does when argv names a command, to
+ * keep start-up to the modules that command needs).
+ */
+export async function buildProgram(ctx: AppContext, only?: string): Promise<Command> {
   const program = new Command('iloveimg')
     .description('Batch-process images with the iLoveIMG API, or offline with the built-in engine')
     .version(ctx.version, '-V, --version', 'Print the version')
@@ -56,10 +74,13 @@ export function buildProgram(ctx: AppContext): Command {
     .option('-q, --quiet', 'Print only warnings and errors')
     .option('-v, --verbose', 'Print more: tasks, retries, stack traces');
 
-  for (const group of registry) {
+  const groups = registry.map((g) => ({ heading: g.heading, commands: g.commands.filter((c) => !only || c.name === only) }));
+  const loaded = await Promise.all(groups.map((g) => Promise.all(g.commands.map((c) => c.load()))));
+  groups.forEach((group, i) => {
+    if (group.commands.length === 0) return;
     program.commandsGroup(`${group.heading}:`);
-    for (const create of group.commands) program.addCommand(configureTree(create(ctx), ctx));
-  }
+    for (const mod of loaded[i]) program.addCommand(configureTree(mod.default(ctx), ctx));
+  });
   program.addHelpText('after', `\n${EXIT_CODE_HELP}\n\n${ENV_HELP}\n`);
   return program;
 }
@@ -98,8 +119,8 @@ function count(v: string, flag: string): number {
 /** Runs the program on `argv` (without node and the script) and returns the exit code. */
 export async function run(argv: string[], ctx: AppContext): Promise<number> {
   ctx.argv ??= argv;
-  const program = buildProgram(ctx);
   try {
+    const program = await buildProgram(ctx, singleCommand(argv));
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.OK;
   } catch (e) {

@@ -6,11 +6,20 @@
  * and the exit code is 130. A second Ctrl-C quits at once: the open remote tasks are deleted (within
  * 1.5 s) and temporary files removed, so no partial file is ever left at a destination.
  */
-import { run, version } from './cli.js';
+import { readFileSync } from 'node:fs';
 import { EXIT } from './lib/errors.js';
-import { hardExitCleanup } from './lib/cleanup.js';
+
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 export async function main(argv: string[]): Promise<number> {
+  // `--version` alone needs nothing but package.json: answer before loading the program.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${version()}\n`);
+    return EXIT.OK;
+  }
+  const { run } = await import('./cli.js');
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -21,7 +30,9 @@ export async function main(argv: string[]): Promise<number> {
       return;
     }
     if (interrupts > 2) return;
-    void hardExitCleanup(1500).finally(() => process.exit(EXIT.INTERRUPTED));
+    void import('./lib/cleanup.js')
+      .then(({ hardExitCleanup }) => hardExitCleanup(1500))
+      .finally(() => process.exit(EXIT.INTERRUPTED));
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);

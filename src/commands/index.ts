@@ -1,38 +1,52 @@
 /**
- * The one list of commands, in help order and groups. Each module exports a factory that builds its
- * command declaratively; heavy work is imported inside the actions.
+ * The one list of commands, in help order and groups. Each entry loads its module only when needed:
+ * `iloveimg compress …` builds just `compress` (start-up time matters to a CLI run from Makefiles),
+ * while the root help, `help` and `completion` build the whole tree.
  */
 import type { Command } from 'commander';
 import type { AppContext } from '../lib/context.js';
-import compress from './compress.js';
-import resize from './resize.js';
-import crop from './crop.js';
-import convert from './convert.js';
-import watermark from './watermark.js';
-import rotate from './rotate.js';
-import repair from './repair.js';
-import upscale from './upscale.js';
-import removebackground from './removebackground.js';
-import serve from './serve.js';
-import chain from './chain.js';
-import tasks from './tasks.js';
-import login from './login.js';
-import logout from './logout.js';
-import profiles from './profiles.js';
-import config from './config.js';
-import quota from './quota.js';
-import completion from './completion.js';
+
+type Factory = (ctx: AppContext) => Command;
+
+export interface CommandEntry {
+  name: string;
+  load: () => Promise<{ default: Factory }>;
+  /** Commands that read the whole program tree (completion scripts are generated from it). */
+  needsAll?: boolean;
+}
 
 export interface CommandGroup {
   heading: string;
-  commands: ((ctx: AppContext) => Command)[];
+  commands: CommandEntry[];
 }
 
 export const registry: CommandGroup[] = [
-  { heading: 'Tools', commands: [compress, resize, crop, convert, watermark, rotate, repair, upscale, removebackground] },
-  { heading: 'Pipelines', commands: [chain] },
-  { heading: 'Tasks', commands: [tasks] },
-  { heading: 'Account', commands: [login, logout, profiles, config, quota] },
-  { heading: 'Engine', commands: [serve] },
-  { heading: 'Shell', commands: [completion] },
+  {
+    heading: 'Tools',
+    commands: [
+      { name: 'compress', load: () => import('./compress.js') },
+      { name: 'resize', load: () => import('./resize.js') },
+      { name: 'crop', load: () => import('./crop.js') },
+      { name: 'convert', load: () => import('./convert.js') },
+      { name: 'watermark', load: () => import('./watermark.js') },
+      { name: 'rotate', load: () => import('./rotate.js') },
+      { name: 'repair', load: () => import('./repair.js') },
+      { name: 'upscale', load: () => import('./upscale.js') },
+      { name: 'removebackground', load: () => import('./removebackground.js') },
+    ],
+  },
+  { heading: 'Pipelines', commands: [{ name: 'chain', load: () => import('./chain.js') }] },
+  { heading: 'Tasks', commands: [{ name: 'tasks', load: () => import('./tasks.js') }] },
+  {
+    heading: 'Account',
+    commands: [
+      { name: 'login', load: () => import('./login.js') },
+      { name: 'logout', load: () => import('./logout.js') },
+      { name: 'profiles', load: () => import('./profiles.js') },
+      { name: 'config', load: () => import('./config.js') },
+      { name: 'quota', load: () => import('./quota.js') },
+    ],
+  },
+  { heading: 'Engine', commands: [{ name: 'serve', load: () => import('./serve.js') }] },
+  { heading: 'Shell', commands: [{ name: 'completion', load: () => import('./completion.js'), needsAll: true }] },
 ];

@@ -97,8 +97,8 @@ describe('ProfileStore', () => {
     expect(r.stderr).toMatch(/config\.json is not valid JSON/);
   });
 
-  it('config get/set know exactly the keys of lib/config.ts', () => {
-    const program = buildProgram({ env: {}, cwd: '/', stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: new AbortController().signal, version: '0' });
+  it('config get/set know exactly the keys of lib/config.ts', async () => {
+    const program = await buildProgram({ env: {}, cwd: '/', stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: new AbortController().signal, version: '0' });
     const get = program.commands.find((c) => c.name() === 'config')!.commands.find((c) => c.name() === 'get')!;
     expect(get.registeredArguments[0].argChoices).toEqual(CONFIG_KEY_NAMES);
   });

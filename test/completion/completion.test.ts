@@ -22,9 +22,11 @@ const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
 const COMPLETIONS = path.join(ROOT, 'completions');
 
+const sink = () => new PassThrough();
+const PROGRAM = await buildProgram({ env: {}, cwd: ROOT, stdout: sink(), stderr: sink(), stdin: sink(), signal: new AbortController().signal, version: '0.0.0' });
+
 function program() {
-  const sink = () => new PassThrough();
-  return buildProgram({ env: {}, cwd: ROOT, stdout: sink(), stderr: sink(), stdin: sink(), signal: new AbortController().signal, version: '0.0.0' });
+  return PROGRAM;
 }
 
 function which(cmd: string): boolean {
