@@ -3,7 +3,9 @@
  * engine on 127.0.0.1 (port 0) for tests that count what reached the server.
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
+import { afterAll } from 'vitest';
+import { assertNoSecretLeak } from './secrets.js';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer } from '../../src/server/index.js';
@@ -44,14 +46,28 @@ export function runCli(
       clearTimeout(timer);
       clearTimeout(interrupt);
       const stdoutBytes = Buffer.concat(out);
-      resolve({ code, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
+      const result = { code, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes };
+      try {
+        assertNoSecretLeak(args, env, result.stdout, result.stderr);
+      } catch (e) {
+        return reject(e);
+      }
+      resolve(result);
     });
     child.stdin.end(opts.input ?? '');
   });
 }
 
+const made: string[] = [];
+// Every test file that uses these helpers removes its directories when it is done.
+afterAll(async () => {
+  await Promise.all(made.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
 export async function tempDir(prefix = 'iloveimg-e2e-'): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), prefix));
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 /** Copies corpus files into `dir` under new names: {'a/x.jpg': 'photo-storm-1920x1280.jpg'}. */
