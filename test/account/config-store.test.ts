@@ -8,7 +8,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { CONFIG_KEY_NAMES, maskSecret, ProfileStore } from '../../src/lib/config.js';
 import { loadProfileSettings, readStoredConfig } from '../../src/lib/profile-settings.js';
 import { buildProgram } from '../../src/cli.js';
-import { expectNoSecretIn, fakeTerminal, printed, publicKey, removeDir, runCli, secretKey, tempDir } from './helpers.js';
+import { expectNoSecretIn, fakeTerminal, printed, removeDir, runCli, secretKey, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
 const secrets: string[] = [];

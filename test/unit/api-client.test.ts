@@ -1,5 +1,4 @@
-import { writeFile, mkdtemp, readFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { jwtVerify, decodeJwt } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { IloveimgClient, filenameFromDisposition, CHUNK_BYTES } from '../../src/
 import { AuthenticationError, BadRequestError, ConnectionError, RateLimitError } from '../../src/api/errors.js';
 import { TokenSigner } from '../../src/api/auth.js';
 import { startFakeApi, type FakeApi } from '../helpers/fake-api.js';
+import { tempDir } from '../helpers/cli.js';
 
 const keys = { publicKey: 'project_public_test', secretKey: 'secret_key_test_0123456789' };
 let api: FakeApi;
@@ -113,7 +113,7 @@ describe('IloveimgClient', () => {
   });
 
   it('rebuilds the multipart body when an upload is retried', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'client-'));
+    const dir = await tempDir('iloveimg-client-');
     const file = path.join(dir, 'a.jpg');
     await writeFile(file, Buffer.alloc(1000, 7));
     api.on('POST /v1/upload', { status: 503, body: {} }, { body: { server_filename: 'srv.jpg' } });
@@ -129,7 +129,7 @@ describe('IloveimgClient', () => {
   });
 
   it('uploads a large file in 2,000,000-byte chunks with chunk and chunks', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'client-'));
+    const dir = await tempDir('iloveimg-client-');
     const file = path.join(dir, 'big.png');
     const size = CHUNK_BYTES * 2 + 123;
     await writeFile(file, Buffer.alloc(size, 1));
@@ -150,7 +150,7 @@ describe('IloveimgClient', () => {
   });
 
   it('retries a failed chunk alone', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'client-'));
+    const dir = await tempDir('iloveimg-client-');
     const file = path.join(dir, 'big.png');
     await writeFile(file, Buffer.alloc(CHUNK_BYTES * 2 + 10, 2));
     api.on('POST /v1/upload', { body: { server_filename: 'big.png' } }, { destroy: true }, { body: { server_filename: 'big.png' } });
@@ -169,7 +169,7 @@ describe('IloveimgClient', () => {
   });
 
   it('streams a download to disk and names it from Content-Disposition', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'client-'));
+    const dir = await tempDir('iloveimg-client-');
     api.on('GET /v1/download/t', { headers: { 'content-type': 'image/jpeg', 'content-disposition': `attachment; filename="caf_.jpg"; filename*=utf-8''caf%C3%A9.jpg` }, body: Buffer.from('jpegbytes') });
     const res = await client.download({ task: 't', server: api.host, tool: 'compressimage' }, path.join(dir, 'out'));
     expect(res.filename).toBe('café.jpg');

@@ -1,5 +1,5 @@
-import { mkdtemp, readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
+import { tempDir } from '../helpers/cli.js';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sniff, resolveInputs } from '../../src/lib/inputs.js';
@@ -13,7 +13,7 @@ import { ApiError, ConnectionError } from '../../src/api/errors.js';
 import { UsageError } from '../../src/lib/errors.js';
 
 const corpus = path.resolve(process.cwd(), '../shared/corpus');
-const tmp = () => mkdtemp(path.join(os.tmpdir(), 'iloveimg-lib-'));
+const tmp = () => tempDir('iloveimg-lib-');
 
 describe('sniff', () => {
   it.each([
