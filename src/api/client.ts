@@ -387,7 +387,11 @@ function toApiError(raw: unknown, step: Step, method: string, url: string): ApiE
   if (raw instanceof ApiError) return raw;
   const err = raw as NodeJS.ErrnoException & { code?: string; name?: string };
   const host = safeHost(url);
-  const what = err?.name === 'TimeoutError' || err?.code === 'ETIMEDOUT' ? 'timed out' : `failed (${err?.code ?? err?.message ?? 'unknown error'})`;
+  // got's network messages name the cause ("self-signed certificate", "connect ECONNREFUSED …") and
+  // never carry headers, so they are safe to show; the code is added when the message lacks it.
+  const message = err?.message ?? 'unknown error';
+  const code = err?.code && !message.includes(err.code) ? ` (${err.code})` : '';
+  const what = err?.name === 'TimeoutError' || err?.code === 'ETIMEDOUT' ? 'timed out' : `failed: ${message}${code}`;
   return new ConnectionError(`${method} ${host} (${step}) ${what}`, 0, step, err?.code ?? 'ConnectionError');
 }
 

@@ -11,6 +11,13 @@ import { ioFor } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
 import { parseFaults } from '../server/faults.js';
 
+async function readPem(file: string, flag: string): Promise<Buffer> {
+  const { readFile } = await import('node:fs/promises');
+  return readFile(file).catch(() => {
+    throw new UsageError(`serve: ${flag} ${file}: cannot read this file`);
+  });
+}
+
 function num(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (raw: string) => {
     const n = Number(raw);
@@ -34,6 +41,8 @@ export default function create(ctx: AppContext): Command {
     .option('--rate-limit <n>', 'Requests per minute per project; 0 = off (default 0)', num('--rate-limit', 0))
     .option('--task-ttl <s>', 'Tasks and files are deleted this long after processing (default 7200)', num('--task-ttl', 1))
     .option('--allow-private-urls', 'Let cloud_file and webhook URLs point at loopback, private and link-local addresses')
+    .option('--tls-cert <file>', 'Serve HTTPS with this PEM certificate (with --tls-key): what unmodified official libraries need')
+    .option('--tls-key <file>', 'The PEM private key of --tls-cert')
     .option(
       '--faults <spec>',
       'Inject failures, for testing clients: key=value pairs, e.g. rate=0.2,status=500:503:429,reset=0.05,latency=80,seed=42 ' +
@@ -64,6 +73,8 @@ Examples:
       const publicKey = g.publicKey ?? ctx.env.ILOVEIMG_PUBLIC_KEY;
       const secretKey = g.secretKey ?? ctx.env.ILOVEIMG_SECRET_KEY;
       if (Boolean(publicKey) !== Boolean(secretKey)) throw new UsageError('serve: give both --public-key and --secret-key (or neither, to generate a pair)');
+      if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new UsageError('serve: give both --tls-cert and --tls-key');
+      const tls = opts.tlsCert ? { cert: await readPem(opts.tlsCert, '--tls-cert'), key: await readPem(opts.tlsKey, '--tls-key') } : undefined;
       const { startServer } = await import('../server/index.js');
       const server = await startServer({
         host: opts.host,
@@ -82,6 +93,7 @@ Examples:
           taskTtlSeconds: opts.taskTtl,
           allowPrivateUrls: Boolean(opts.allowPrivateUrls),
         },
+        tls,
         logger: (level, message) => {
           if (level !== 'info' || io.verbose) io.stderr.write(`[${level}] ${message}\n`);
         },

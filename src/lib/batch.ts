@@ -98,6 +98,8 @@ export interface BatchResult {
   tasks: { task: string; server: string; tool: string; status?: string }[];
   /** The lowest `remaining_files` the API reported when starting this run's tasks. */
   remainingFiles?: number;
+  /** The first failure to reach the API at all (refused, TLS, DNS, timeout), if a task hit one. */
+  connectionError?: ApiError;
 }
 
 // Small enough that a first Ctrl-C (which lets started tasks finish) is not a long wait, large enough
@@ -234,6 +236,7 @@ async function runGroup(
     await downloadAndWrite(client, ref, alive(), opts, report, fail);
   } catch (e) {
     for (const m of alive()) fail(m, errType(e), errMessage(e), ref?.task);
+    if (e instanceof ConnectionError) result.connectionError ??= e;
     if (e instanceof ApiError && e.status === 401) throw e;
   } finally {
     unregister();

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { PipelineStep, FileReport } from './batch.js';
 import { partition, runBatch, Throttle } from './batch.js';
 import { connect, resolveSettings, type ConnectionFlags } from './connection.js';
-import { AuthError, PartialFailureError, UsageError, InterruptedError } from './errors.js';
+import { AuthError, CliError, PartialFailureError, UsageError, InterruptedError } from './errors.js';
 import { resolveInputs, type InputItem } from './inputs.js';
 import { exists, planOutputs, type PlannedOutput } from './outputs.js';
 import { createReporter, summarize, type RunReport } from './report.js';
@@ -158,6 +158,9 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     if (ctx.signal?.aborted) throw new InterruptedError('interrupted; finished files were kept, no partial file was written');
     const authFailure = files.find((f) => f.status === 'failed' && f.error && /^(Unauthorized|Authentication)/i.test(f.error.type));
     if (authFailure && files.every((f) => f.status === 'failed')) throw new AuthError(authFailure.error!.message, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');
+    if (result.connectionError && files.every((f) => f.status === 'failed')) {
+      throw new CliError(`could not reach the API: ${result.connectionError.message}`, 'Check --api-url and the network; nothing was processed.');
+    }
     if (report.summary.failed > 0) throw new PartialFailureError(`${report.summary.failed} of ${report.summary.total} files failed`);
     return report;
   } catch (e) {

@@ -4,6 +4,7 @@
  * the wire decisions the reference leaves open.
  */
 import { STATUS_CODES, createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -93,14 +94,15 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   // so a 2 s limit would let a slow-loris client hold a connection for 30 s: check at a quarter of
   // the shortest limit instead (between 0.1 s and the default).
   const shortest = Math.min(...[limits.headersTimeoutSeconds, limits.requestTimeoutSeconds].filter((s) => s > 0), 120);
-  const server = createServer(
-    {
-      requestTimeout: limits.requestTimeoutSeconds * 1000,
-      headersTimeout: limits.headersTimeoutSeconds * 1000,
-      connectionsCheckingInterval: Math.max(100, Math.min(30_000, (shortest * 1000) / 4)),
-    },
-    (req, res) => trackIn(inFlight, handleRequest(ctx, req, res)),
-  );
+  const serverOptions = {
+    requestTimeout: limits.requestTimeoutSeconds * 1000,
+    headersTimeout: limits.headersTimeoutSeconds * 1000,
+    connectionsCheckingInterval: Math.max(100, Math.min(30_000, (shortest * 1000) / 4)),
+  };
+  const onRequest = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => trackIn(inFlight, handleRequest(ctx, req, res));
+  // An https.Server is an http.Server underneath (same events, timeouts and connection tracking).
+  const server: Server = opts.tls ? (createTlsServer({ ...serverOptions, cert: opts.tls.cert, key: opts.tls.key }, onRequest) as unknown as Server) : createServer(serverOptions, onRequest);
+  const scheme = opts.tls ? 'https' : 'http';
   // A client error (malformed request, headers over node's 16 KB limit, a timeout) must not reach the
   // process as an exception. It is answered in the API's error shape, unless a response is already
   // under way on that connection (writing a second one into it would corrupt it).
@@ -150,7 +152,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
     })());
 
-  logger('info', `engine listening on http://${authority(opts.host, port)} (data in ${dataDir})`);
+  logger('info', `engine listening on ${scheme}://${authority(opts.host, port)} (data in ${dataDir})`);
   if (opts.faults) logger('warn', `fault injection is on: ${formatFaults(opts.faults)}`);
-  return { url: `http://${authority(opts.host, port)}`, port, projects: opts.projects, close, log };
+  return { url: `${scheme}://${authority(opts.host, port)}`, port, projects: opts.projects, close, log };
 }

@@ -64,6 +64,11 @@ export interface ServeOptions {
   engine?: EngineTools;
   /** Inject failures for testing clients (`serve --faults`, see faults.ts); off by default. */
   faults?: FaultOptions;
+  /**
+   * Serve HTTPS with this certificate and key (PEM). The official libraries force `https://` for the
+   * worker host that `/start` returns, so this is what lets them talk to the engine unmodified.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** One request as it reached the server, for tests and `serve --verbose`. */
@@ -122,6 +127,7 @@ export interface ResolvedOptions {
   logger: ServerLogger;
   engine?: EngineTools;
   faults?: FaultOptions;
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export function randomProject(): ProjectKeys {
@@ -169,6 +175,7 @@ export function resolveOptions(opts: ServeOptions): ResolvedOptions {
     logger: opts.logger ?? (() => {}),
     engine: opts.engine,
     faults: opts.faults ? checkFaults(opts.faults) : undefined,
+    tls: opts.tls,
   };
 }
 
