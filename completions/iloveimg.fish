@@ -485,6 +485,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'serve|--task-ttl'
             return 0
+        case 'serve|--tls-cert'
+            return 0
+        case 'serve|--tls-key'
+            return 0
         case 'serve|--faults'
             return 0
         case '*|--api-url'
@@ -1009,6 +1013,8 @@ complete -c iloveimg -n '__iloveimg_is serve' -l max-open-tasks -x -d 'Open task
 complete -c iloveimg -n '__iloveimg_is serve' -l rate-limit -x -d 'Requests per minute per project; 0 = off (default 0)'
 complete -c iloveimg -n '__iloveimg_is serve' -l task-ttl -x -d 'Tasks and files are deleted this long after processing (default 7200)'
 complete -c iloveimg -n '__iloveimg_is serve' -l allow-private-urls -d 'Let cloud_file and webhook URLs point at loopback, private and link-local addresses'
+complete -c iloveimg -n '__iloveimg_is serve' -l tls-cert -r -F -d 'Serve HTTPS with this PEM certificate (with --tls-key): what unmodified official libraries need'
+complete -c iloveimg -n '__iloveimg_is serve' -l tls-key -r -F -d 'The PEM private key of --tls-cert'
 complete -c iloveimg -n '__iloveimg_is serve' -l faults -x -d 'Inject failures, for testing clients: key=value pairs, e.g. rate=0.2,status=500:503:429,reset=0.05,latency=80,seed=42 (rate: share of requests answered with a status from status= before any effect; late: share of those on process and task/next answered 500 after the work; reset: share of uploads and downloads cut mid-transfer; latency: ms per request; seed: PRNG seed; only: endpoints to fault, e.g. process:next; limit: most faults in all). Off by default'
 complete -c iloveimg -n '__iloveimg_is serve' -s h -l help -d 'Show help'
 
