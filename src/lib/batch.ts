@@ -5,7 +5,7 @@
  * How files are spread (the part that makes a batch fast against a far-away API): inputs are split
  * into groups, one task per group, of at most 10 files and about N / concurrency each. A group is
  * start → parallel uploads → process (→ task/next → process, for each `--then` step) → one download,
- * unpacked locally. Up to `concurrency` groups run at once and at most `concurrency` uploads are in
+ * unpacked locally. Up to `concurrency` groups run at once and at most twice that many uploads are in
  * flight, so a 100-file batch costs ~130 requests instead of the official libraries' ~100 sequential
  * ones, and one failing group or file never sinks the others.
  */
@@ -110,7 +110,9 @@ export async function runBatch(client: IloveimgClient, items: InputItem[], plans
   const result: BatchResult = { files: [], tasks: [] };
   if (items.length === 0) return result;
   const groups = opts.joined || opts.noWait ? [items.map((_, i) => i)] : partition(items.length, opts.concurrency);
-  const uploads = new Semaphore(Math.max(1, opts.concurrency));
+  // Uploads are the latency-bound part of a batch: twice as many of them as tasks are in flight
+  // (bench row 3: with 80 ms per request, 12 uploads in flight beat 6 by ~20 %).
+  const uploads = new Semaphore(Math.max(1, opts.concurrency * 2));
   const pool = new Semaphore(Math.max(1, opts.concurrency));
   opts.throttle?.limiters.push(uploads, pool);
   let stop = false;

@@ -60,7 +60,7 @@ export function addRunOptions(cmd: Command, opts: { savings?: boolean; then?: bo
     .addOption(new Option('--on-conflict <policy>', 'What to do when a destination exists').choices(CONFLICT_POLICIES as string[]).default('error'))
     .option('-r, --recursive', 'Process the images inside directory arguments, recursively')
     .option('--files-from <file>', 'Read input names from a file, one a line or NUL-separated (- for stdin)', (v: string, prev: string[] = []) => [...prev, v])
-    .option('-j, --concurrency <n>', `Tasks and uploads in flight at once (default ${DEFAULT_CONCURRENCY})`, positiveInt('--concurrency'))
+    .option('-j, --concurrency <n>', `Tasks in flight at once, with twice as many uploads (default ${DEFAULT_CONCURRENCY})`, positiveInt('--concurrency'))
     .option('--fail-fast', 'Stop starting new work at the first failed file')
     .option('--dry-run', 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything')
     .option('--no-wait', 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)')

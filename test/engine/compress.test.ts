@@ -1,9 +1,28 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ENGINE_TOOLS } from '../../src/engine/index.js';
 import { context, corpus, decode, input } from './helpers.js';
 
 const compress = ENGINE_TOOLS.compressimage;
+
+/**
+ * ImageMagick's command (`magick` for 7, `convert` for 6), if Debian's real one is installed. Looked up
+ * by path: some machines have a `convert` stand-in on PATH that cannot encode JPEG.
+ */
+function imagemagick(): string | undefined {
+  for (const cmd of ['/usr/bin/magick', '/usr/bin/convert']) {
+    try {
+      if (/ImageMagick/.test(execFileSync(cmd, ['-version'], { encoding: 'utf8' }))) return cmd;
+    } catch {
+      /* not this one */
+    }
+  }
+  return undefined;
+}
 const LEVELS = ['extreme', 'recommended', 'low'] as const;
 
 async function sizes(file: string): Promise<Record<string, number>> {
@@ -29,13 +48,31 @@ describe('compressimage', () => {
     }
   });
 
-  it('recommended is at least as small as libjpeg q75 (≈ ImageMagick -quality 75) at equal or better SSIM', async () => {
+  // The target (issue 7): `recommended` at most as large as ImageMagick -quality 75, at equal or better
+  // SSIM. Checked against the real ImageMagick where it is installed (.ci/run installs it); bench row 5
+  // measures it on all the corpus photos.
+  it.skipIf(!imagemagick())('recommended is smaller than ImageMagick -quality 75 at equal or better SSIM', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'iloveimg-im-'));
+    try {
+      for (const file of ['photo-storm-1920x1280.jpg', 'photo-wood-2560x1920.jpg']) {
+        const ours = await compress.run(input(file), { compression_level: 'recommended' }, context());
+        const out = path.join(dir, file);
+        execFileSync(imagemagick()!, [path.resolve('../shared/corpus', file), '-strip', '-quality', '75', out]);
+        const im = readFileSync(out);
+        expect(ours.data.length).toBeLessThanOrEqual(im.length);
+        const source = await luma(corpus(file));
+        expect(blockSsim(source, await luma(ours.data))).toBeGreaterThanOrEqual(blockSsim(source, await luma(im)));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('recommended keeps a photo close to the original (block SSIM ≥ 0.97)', async () => {
     const file = 'photo-storm-1920x1280.jpg';
     const ours = await compress.run(input(file), { compression_level: 'recommended' }, context());
-    const q75 = await sharp(corpus(file)).jpeg({ quality: 75 }).toBuffer();
-    expect(ours.data.length).toBeLessThanOrEqual(q75.length);
     const source = await luma(corpus(file));
-    expect(blockSsim(source, await luma(ours.data))).toBeGreaterThanOrEqual(blockSsim(source, await luma(q75)));
+    expect(blockSsim(source, await luma(ours.data))).toBeGreaterThanOrEqual(0.97);
   });
 
   it('makes PNG photos smaller at every level with palette quantisation, keeping alpha', async () => {
