@@ -9,8 +9,6 @@
  * flight, so a 100-file batch costs ~130 requests instead of the official libraries' ~100 sequential
  * ones, and one failing group or file never sinks the others.
  */
-import { readFile, rm, mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { IloveimgClient, TaskRef } from '../api/client.js';
 import { ApiError, ConnectionError } from '../api/errors.js';
@@ -22,6 +20,7 @@ import type { ToolName } from '../spec/tools.js';
 import { sniff, type InputItem } from './inputs.js';
 import { ConflictError, copyAtomic, withExt, writeAtomic, type ConflictPolicy, type PlannedOutput } from './outputs.js';
 import { Semaphore } from './semaphore.js';
+import { fetchResult } from './result.js';
 import { onHardExit } from './cleanup.js';
 
 /**
@@ -367,22 +366,15 @@ async function downloadAndWrite(
   report: (r: FileReport) => void,
   fail: (m: Member, type: string, message: string, task?: string) => void,
 ): Promise<void> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'iloveimg-dl-'));
-  try {
-    const tmp = path.join(dir, 'download');
-    const res = await client.download(ref, tmp);
-    const data = await readFile(tmp);
-    const outputs = isZip(data) ? await unzipOutputs(data) : [{ name: res.filename ?? members[0].sentName, data }];
-    const matched = matchOutputs(members, outputs, opts.joined);
-    for (const [m, out] of matched) {
-      if (!out) {
-        fail(m, 'DownloadError', 'the server returned no output for this file', ref.task);
-        continue;
-      }
-      await writeOne(m, out.data, opts, report, ref.task).catch((e) => fail(m, errType(e), errMessage(e), ref.task));
+  const result = await fetchResult(client, ref, { fallbackName: () => members[0].sentName });
+  // Zip entry names are only ever used to match stems (no zip-slip); empty entries are no output.
+  const outputs = result.zip ? result.files.filter((f) => f.data.length > 0) : result.files;
+  for (const [m, out] of matchOutputs(members, outputs, opts.joined)) {
+    if (!out) {
+      fail(m, 'DownloadError', 'the server returned no output for this file', ref.task);
+      continue;
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    await writeOne(m, out.data, opts, report, ref.task).catch((e) => fail(m, errType(e), errMessage(e), ref.task));
   }
 }
 
@@ -465,19 +457,6 @@ function savesEnough(before: number, after: number, min: { percent?: number; byt
 function display(p: string, cwd = process.cwd()): string {
   const rel = path.relative(cwd, p);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
-}
-
-function isZip(b: Buffer): boolean {
-  return b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 0x03 || b[2] === 0x05) && (b[3] === 0x04 || b[3] === 0x06);
-}
-
-/** Entry names are untrusted and only ever used to match stems, never as paths (no zip-slip). */
-async function unzipOutputs(data: Buffer): Promise<{ name: string; data: Buffer }[]> {
-  const { unzipSync } = await import('fflate');
-  const entries = unzipSync(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  return Object.entries(entries)
-    .filter(([name, bytes]) => !name.endsWith('/') && bytes.length > 0)
-    .map(([name, bytes]) => ({ name: path.posix.basename(name.replace(/\\/g, '/')), data: Buffer.from(bytes) }));
 }
 
 function stem(name: string): string {
