@@ -188,10 +188,12 @@ function plan(items: InputItem[], job: ToolRun, joined: boolean, cwd: string): P
   return planOutputs(items, { outputDir: run.outputDir, flat: run.flat, inPlace: run.inPlace, suffix, onConflict: run.onConflict, cwd }, target);
 }
 
-function finishEarly(ctx: RunContext, job: ToolRun, files: FileReport[], started: number): RunReport {
+/** Nothing left to send (every input skipped or failed before upload): the same report, no connection. */
+async function finishEarly(ctx: RunContext, job: ToolRun, files: FileReport[], started: number): Promise<RunReport> {
   const report: RunReport = { tool: job.spec.command, files, summary: summarize(files, (Date.now() - started) / 1000) };
-  if (job.run.mode === 'json') ctx.io.json(report);
-  else for (const f of files) ctx.io.stderr.write(`${f.status === 'failed' ? '✗' : '-'} ${f.input}: ${f.error?.message ?? f.note}\n`);
+  const reporter = await createReporter(ctx.io, job.run.mode, []);
+  reporter.rejected(files);
+  reporter.finish(report);
   if (report.summary.failed > 0) throw new PartialFailureError(`${report.summary.failed} of ${report.summary.total} files failed`);
   return report;
 }
