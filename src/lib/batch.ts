@@ -17,7 +17,7 @@ import { processBody } from '../api/params.js';
 import type { ProcessFile, TaskResource } from '../spec/wire.js';
 import { FINAL_TASK_STATUSES } from '../spec/wire.js';
 import type { ToolName } from '../spec/tools.js';
-import { sniff, type InputItem } from './inputs.js';
+import { displayPath, sniff, type InputItem } from './inputs.js';
 import { ConflictError, copyAtomic, withExt, writeAtomic, type ConflictPolicy, type PlannedOutput } from './outputs.js';
 import { Semaphore } from './semaphore.js';
 import { fetchResult } from './result.js';
@@ -411,7 +411,7 @@ async function writeOne(m: Member, data: Buffer, opts: BatchOptions, report: (r:
       opts.stdout?.write(m.item.data);
     }
     opts.events?.onStage?.(m.item, 'done');
-    report({ ...base, status: 'skipped', output: written ? display(written, opts.cwd) : undefined, outputBytes: m.inputBytes, note });
+    report({ ...base, status: 'skipped', output: written ? displayPath(written, opts.cwd ?? process.cwd()) : undefined, outputBytes: m.inputBytes, note });
     return;
   }
   if (dest === '-') {
@@ -431,10 +431,10 @@ async function writeOne(m: Member, data: Buffer, opts: BatchOptions, report: (r:
     const written = await pending;
     m.done = true;
     opts.events?.onStage?.(m.item, 'done');
-    if (written === undefined) report({ ...base, status: 'skipped', output: display(dest, opts.cwd), note: 'destination exists (--on-conflict skip)' });
-    else report({ ...base, status: 'ok', output: display(written, opts.cwd), outputBytes: data.length });
+    if (written === undefined) report({ ...base, status: 'skipped', output: displayPath(dest, opts.cwd ?? process.cwd()), note: 'destination exists (--on-conflict skip)' });
+    else report({ ...base, status: 'ok', output: displayPath(written, opts.cwd ?? process.cwd()), outputBytes: data.length });
   } catch (e) {
-    if (e instanceof ConflictError) throw new ConflictOnWrite(display(dest, opts.cwd));
+    if (e instanceof ConflictError) throw new ConflictOnWrite(displayPath(dest, opts.cwd ?? process.cwd()));
     throw e;
   }
 }
@@ -452,11 +452,6 @@ function savesEnough(before: number, after: number, min: { percent?: number; byt
   if (min.bytes !== undefined && saved < min.bytes) return false;
   if (min.percent !== undefined && (saved / before) * 100 < min.percent) return false;
   return true;
-}
-
-function display(p: string, cwd = process.cwd()): string {
-  const rel = path.relative(cwd, p);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
 }
 
 function stem(name: string): string {

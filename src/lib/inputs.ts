@@ -171,7 +171,8 @@ async function readList(file: string, stdin?: NodeJS.ReadableStream): Promise<st
   return text.split(sep).map((s) => s.trim()).filter((s) => s && !s.startsWith('#'));
 }
 
-function displayPath(abs: string, cwd: string): string {
+/** A path as the user would write it: relative to `cwd` when inside it, else absolute. */
+export function displayPath(abs: string, cwd: string): string {
   const rel = path.relative(cwd, abs);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
 }

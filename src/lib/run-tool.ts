@@ -175,7 +175,7 @@ function plan(items: InputItem[], job: ToolRun, joined: boolean, cwd: string): P
   const { run } = job;
   const convert = [...job.steps].reverse().find((s) => s.tool === 'convertimage');
   const target = convert ? (convert.params.to === 'gif_animation' ? 'gif' : String(convert.params.to ?? 'jpg')) : undefined;
-  const suffix = job.steps.map((s) => toolByName(s.tool)?.suffix ?? 'out').at(-1)!;
+  const suffix = toolByName(job.steps.at(-1)!.tool)?.suffix ?? 'out';
   if (run.output !== undefined) {
     if (items.length > 1 && !joined) throw new UsageError('-O/--output names one file: give one input, or use -o/--output-dir for several');
     const dest = path.resolve(cwd, run.output);
