@@ -3,12 +3,13 @@
  * codes. `run()` returns the code; only bin/iloveimg.js sets it on the process, so tests can run the
  * whole program in-process.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ApiError } from './api/errors.js';
 import { DEFAULT_RETRIES } from './api/retry.js';
 import type { AppContext } from './lib/context.js';
 import { CliError, EXIT, EXIT_CODE_HELP } from './lib/errors.js';
 import { registry } from './commands/index.js';
+import { numberOption } from './lib/number-option.js';
 
 export const ENV_HELP = `Environment:
   ILOVEIMG_PUBLIC_KEY, ILOVEIMG_SECRET_KEY   API keys (override the profile)
@@ -67,7 +68,7 @@ export async function buildProgram(ctx: AppContext, only?: string): Promise<Comm
     .option('--profile <name>', 'Use this saved profile (env ILOVEIMG_PROFILE)')
     .option('--config-dir <dir>', 'Where profiles are kept (env ILOVEIMG_CONFIG_DIR)')
     .option('--timeout <seconds>', 'Per-request timeout (default 300)', (v) => seconds(v))
-    .option('--retries <n>', `Retries of a failed request (default ${DEFAULT_RETRIES})`, (v) => count(v, '--retries'))
+    .option('--retries <n>', `Retries of a failed request (default ${DEFAULT_RETRIES})`, numberOption('--retries', { min: 0, max: 20 }))
     .optionsGroup('Output:')
     .option('--json', 'Print one JSON document on stdout (nothing else goes to stdout)')
     .option('--ndjson', 'Print one JSON event per line on stdout as files finish')
@@ -106,14 +107,8 @@ function configureTree(cmd: Command, ctx: AppContext): Command {
 
 function seconds(v: string): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new CommanderError(EXIT.USAGE, 'commander.invalidArgument', `error: --timeout must be a positive number of seconds, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--timeout must be a positive number of seconds');
   return Math.round(n * 1000);
-}
-
-function count(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 20) throw new CommanderError(EXIT.USAGE, 'commander.invalidArgument', `error: ${flag} must be a whole number from 0 to 20, got ${JSON.stringify(v)}`);
-  return n;
 }
 
 /** Runs the program on `argv` (without node and the script) and returns the exit code. */

@@ -6,6 +6,7 @@
  * other way to learn it, and it dies with the server); a pair the user supplied is never printed.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { numberOption } from '../lib/number-option.js';
 import type { AppContext } from '../lib/context.js';
 import { ioFor } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
@@ -18,28 +19,20 @@ async function readPem(file: string, flag: string): Promise<Buffer> {
   });
 }
 
-function num(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (raw: string) => {
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a number from ${min} to ${max}`);
-    return n;
-  };
-}
-
 export default function create(ctx: AppContext): Command {
   return new Command('serve')
     .description('Run the iLoveIMG-compatible engine as an HTTP server')
     .option('--host <address>', 'Interface to listen on', '127.0.0.1')
-    .option('--port <n>', 'Port (0 picks a free one)', num('--port', 0, 65535), 8080)
+    .option('--port <n>', 'Port (0 picks a free one)', numberOption('--port', { min: 0, max: 65535 }), 8080)
     .option('--public-host <host[:port]>', 'Host the API hands out as `server` for workers (default host:port)')
     .option('--data-dir <dir>', 'Keep task files here (default: a temporary directory, removed on exit)')
-    .option('--concurrency <n>', 'Images processed at once (default 2: sharp uses one thread per image)', num('--concurrency', 1, 64))
-    .option('--max-upload-mb <n>', 'Largest accepted file, in MB (default 200)', num('--max-upload-mb', 1))
-    .option('--max-pixels <n>', 'Largest accepted image, in pixels (default 268402689)', num('--max-pixels', 1))
-    .option('--file-timeout <s>', 'Processing budget per file, in seconds (default 120)', num('--file-timeout', 1))
-    .option('--max-open-tasks <n>', 'Open tasks per project (default 1000)', num('--max-open-tasks', 1))
-    .option('--rate-limit <n>', 'Requests per minute per project; 0 = off (default 0)', num('--rate-limit', 0))
-    .option('--task-ttl <s>', 'Tasks and files are deleted this long after processing (default 7200)', num('--task-ttl', 1))
+    .option('--concurrency <n>', 'Images processed at once (default 2: sharp uses one thread per image)', numberOption('--concurrency', { min: 1, max: 64 }))
+    .option('--max-upload-mb <n>', 'Largest accepted file, in MB (default 200)', numberOption('--max-upload-mb', { min: 1, integer: false }))
+    .option('--max-pixels <n>', 'Largest accepted image, in pixels (default 268402689)', numberOption('--max-pixels', { min: 1 }))
+    .option('--file-timeout <s>', 'Processing budget per file, in seconds (default 120)', numberOption('--file-timeout', { min: 1, integer: false }))
+    .option('--max-open-tasks <n>', 'Open tasks per project (default 1000)', numberOption('--max-open-tasks', { min: 1 }))
+    .option('--rate-limit <n>', 'Requests per minute per project; 0 = off (default 0)', numberOption('--rate-limit', { min: 0 }))
+    .option('--task-ttl <s>', 'Tasks and files are deleted this long after processing (default 7200)', numberOption('--task-ttl', { min: 1, integer: false }))
     .option('--allow-private-urls', 'Let cloud_file and webhook URLs point at loopback, private and link-local addresses')
     .option('--tls-cert <file>', 'Serve HTTPS with this PEM certificate (with --tls-key): what unmodified official libraries need')
     .option('--tls-key <file>', 'The PEM private key of --tls-cert')

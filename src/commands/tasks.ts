@@ -10,18 +10,11 @@ import { TASK_STATUSES, TOOLS } from '../spec/tools.js';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { CONFLICT_POLICIES, type ConflictPolicy } from '../lib/outputs.js';
 import { PartialFailureError } from '../lib/errors.js';
+import { numberOption } from '../lib/number-option.js';
 import type { IO } from '../lib/io.js';
 import { formatBytes } from '../lib/io.js';
 
 const REMOTE = '`iloveimg tasks`';
-
-function int(flag: string) {
-  return (raw: string) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1`);
-    return n;
-  };
-}
 
 async function withClient<T>(ctx: AppContext, cmd: Command, fn: (client: import('../api/client.js').IloveimgClient, io: IO) => Promise<T>): Promise<T> {
   const { connect } = await import('../lib/connection.js');
@@ -61,7 +54,7 @@ export default function create(ctx: AppContext): Command {
       if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError('--custom-int must be a whole number');
       return Number(v);
     })
-    .option('--page <n>', 'Page number', int('--page'), 1)
+    .option('--page <n>', 'Page number', numberOption('--page', { min: 1 }), 1)
     .addHelpText('after', '\nExamples:\n  $ iloveimg tasks list\n  $ iloveimg tasks list --tool compressimage --status TaskSuccess --json\n')
     .action(async (opts, self: Command) =>
       withClient(ctx, self, async (client, io) => {
@@ -91,7 +84,7 @@ export default function create(ctx: AppContext): Command {
     .command('wait')
     .description('Wait until a task has finished processing, then show it')
     .argument('<task>', 'task id')
-    .option('--timeout <seconds>', 'Give up after this long', int('--timeout'), 3600)
+    .option('--timeout <seconds>', 'Give up after this long', numberOption('--timeout', { min: 1 }), 3600)
     .addHelpText('after', '\nExamples:\n  $ iloveimg tasks wait <task> && iloveimg tasks download <task> -o out/\n')
     .action(async (id: string, opts, self: Command) =>
       withClient(ctx, self, async (client, io) => {

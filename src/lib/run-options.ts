@@ -3,6 +3,7 @@
  * and how to report. Parsed and checked here so each command file stays declarative.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { numberOption } from './number-option.js';
 import { CONFLICT_POLICIES, type ConflictPolicy } from './outputs.js';
 import type { OutputMode } from './report.js';
 
@@ -29,14 +30,6 @@ export interface RunOptions {
   mode: OutputMode;
 }
 
-function positiveInt(flag: string) {
-  return (raw: string) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError(`${flag} must be a whole number from 1 to 64`);
-    return n;
-  };
-}
-
 /** `10%`, `50KB`, `2000` (bytes) → {percent} or {bytes}. */
 export function parseSavings(raw: string): { percent?: number; bytes?: number } {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(%|b|kb|kib|mb|mib)?\s*$/i.exec(raw);
@@ -60,7 +53,7 @@ export function addRunOptions(cmd: Command, opts: { savings?: boolean; then?: bo
     .addOption(new Option('--on-conflict <policy>', 'What to do when a destination exists').choices(CONFLICT_POLICIES as string[]).default('error'))
     .option('-r, --recursive', 'Process the images inside directory arguments, recursively')
     .option('--files-from <file>', 'Read input names from a file, one a line or NUL-separated (- for stdin)', (v: string, prev: string[] = []) => [...prev, v])
-    .option('-j, --concurrency <n>', `Tasks in flight at once, with twice as many uploads (default ${DEFAULT_CONCURRENCY})`, positiveInt('--concurrency'))
+    .option('-j, --concurrency <n>', `Tasks in flight at once, with twice as many uploads (default ${DEFAULT_CONCURRENCY})`, numberOption('--concurrency', { min: 1, max: 64 }))
     .option('--fail-fast', 'Stop starting new work at the first failed file')
     .option('--dry-run', 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything')
     .option('--no-wait', 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)')

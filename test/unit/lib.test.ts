@@ -7,6 +7,7 @@ import { planOutputs, writeAtomic, ConflictError, withExt } from '../../src/lib/
 import { safeJoin } from '../../src/lib/safe-path.js';
 import { shellWords, parseStep } from '../../src/lib/tool-params.js';
 import { parseSavings } from '../../src/lib/run-options.js';
+import { numberOption } from '../../src/lib/number-option.js';
 import { partition } from '../../src/lib/batch.js';
 import { shouldRetry, retryDelay } from '../../src/api/retry.js';
 import { ApiError, ConnectionError } from '../../src/api/errors.js';
@@ -142,6 +143,14 @@ describe('steps and flags', () => {
     await expect(parseStep('crop --width 10')).rejects.toThrow(/--height/);
     await expect(parseStep('sharpen')).rejects.toThrow(/unknown tool/);
     await expect(parseStep('convert --to gif --gif-time 0')).rejects.toThrow(/at least 1/);
+  });
+  it('parses numeric flags with one range check', () => {
+    const port = numberOption('--port', { min: 0, max: 65535 });
+    expect(port('8080')).toBe(8080);
+    expect(() => port('80.5')).toThrow('--port must be a whole number from 0 to 65535');
+    expect(() => port('')).toThrow();
+    expect(() => numberOption('--page', { min: 1 })('0')).toThrow('--page must be a whole number ≥ 1');
+    expect(numberOption('--file-timeout', { min: 1, integer: false })('1.5')).toBe(1.5);
   });
   it('parses --min-savings', () => {
     expect(parseSavings('5%')).toEqual({ percent: 5 });
