@@ -369,12 +369,15 @@ async function downloadAndWrite(
   const result = await fetchResult(client, ref, { fallbackName: () => members[0].sentName });
   // Zip entry names are only ever used to match stems (no zip-slip); empty entries are no output.
   const outputs = result.zip ? result.files.filter((f) => f.data.length > 0) : result.files;
+  // A joined output (animated GIF) is one file for all its inputs: written once, reported for each.
+  let joinedWrite: Promise<string | undefined> | undefined;
   for (const [m, out] of matchOutputs(members, outputs, opts.joined)) {
     if (!out) {
       fail(m, 'DownloadError', 'the server returned no output for this file', ref.task);
       continue;
     }
-    await writeOne(m, out.data, opts, report, ref.task).catch((e) => fail(m, errType(e), errMessage(e), ref.task));
+    const write = (dest: string) => (opts.joined ? (joinedWrite ??= writeAtomic(dest, out.data, opts.onConflict)) : writeAtomic(dest, out.data, opts.onConflict, opts.inPlace));
+    await writeOne(m, out.data, opts, report, ref.task, write).catch((e) => fail(m, errType(e), errMessage(e), ref.task));
   }
 }
 
@@ -390,9 +393,14 @@ function matchOutputs(members: Member[], outputs: { name: string; data: Buffer }
   return members.map((m) => [m, byStem.get(stem(m.sentName))]);
 }
 
-const joinedWrites = new WeakMap<Buffer, Promise<string | undefined>>();
-
-async function writeOne(m: Member, data: Buffer, opts: BatchOptions, report: (r: FileReport) => void, task: string): Promise<void> {
+async function writeOne(
+  m: Member,
+  data: Buffer,
+  opts: BatchOptions,
+  report: (r: FileReport) => void,
+  task: string,
+  write: (dest: string) => Promise<string | undefined>,
+): Promise<void> {
   const fmt = sniff(data.subarray(0, 512));
   let dest = m.plan.dest;
   if (fmt && dest !== '-' && !opts.inPlace) dest = withExt(dest, fmt);
@@ -421,14 +429,8 @@ async function writeOne(m: Member, data: Buffer, opts: BatchOptions, report: (r:
     report({ ...base, status: 'ok', output: '<stdout>', outputBytes: data.length });
     return;
   }
-  // A joined output (animated GIF) is written once for all its inputs.
-  let pending = opts.joined ? joinedWrites.get(data) : undefined;
-  if (!pending) {
-    pending = writeAtomic(dest, data, opts.onConflict, opts.inPlace);
-    if (opts.joined) joinedWrites.set(data, pending);
-  }
   try {
-    const written = await pending;
+    const written = await write(dest);
     m.done = true;
     opts.events?.onStage?.(m.item, 'done');
     if (written === undefined) report({ ...base, status: 'skipped', output: displayPath(dest, opts.cwd ?? process.cwd()), note: 'destination exists (--on-conflict skip)' });
