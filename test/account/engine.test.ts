@@ -11,6 +11,7 @@ import { startServer } from '../../src/server/index.js';
 import type { RunningServer } from '../../src/server/index.js';
 import { readStoredConfig } from '../../src/lib/profile-settings.js';
 import { expectNoSecretIn, printed, publicKey, removeDir, runCli, secretKey, tempDir } from './helpers.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const A = { publicKey: publicKey(), secretKey: secretKey() };
 const B = { publicKey: publicKey(), secretKey: secretKey() };
@@ -19,7 +20,7 @@ let one: RunningServer;
 let two: RunningServer;
 let root: string;
 
-const CORPUS = path.resolve(__dirname, '../../../shared/corpus/exif-orient6-iphone4s-205x102.jpg');
+const CORPUS = fixture('exif-orient6-iphone4s-205x102.jpg');
 
 beforeAll(async () => {
   root = await tempDir();

@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ENGINE_TOOLS } from '../../src/engine/index.js';
 import { context, corpus, decode, input } from './helpers.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const compress = ENGINE_TOOLS.compressimage;
 
@@ -57,7 +58,7 @@ describe('compressimage', () => {
       for (const file of ['photo-storm-1920x1280.jpg', 'photo-wood-2560x1920.jpg']) {
         const ours = await compress.run(input(file), { compression_level: 'recommended' }, context());
         const out = path.join(dir, file);
-        execFileSync(imagemagick()!, [path.resolve('../shared/corpus', file), '-strip', '-quality', '75', out]);
+        execFileSync(imagemagick()!, [fixture(file), '-strip', '-quality', '75', out]);
         const im = readFileSync(out);
         expect(ours.data.length).toBeLessThanOrEqual(im.length);
         const source = await luma(corpus(file));

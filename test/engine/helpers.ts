@@ -2,11 +2,11 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import type { EngineContext, EngineInput, EngineOutput } from '../../src/engine/types.js';
+import { fixture } from '../helpers/fixtures.js';
 
-const CORPUS = new URL('../../../shared/corpus/', import.meta.url);
 
 export function corpus(name: string): Buffer {
-  return readFileSync(new URL(name, CORPUS));
+  return readFileSync(fixture(name));
 }
 
 export function input(data: Buffer | string, rotate: EngineInput['rotate'] = 0, filename?: string): EngineInput {

@@ -13,7 +13,8 @@ import type { ServeOptions } from '../../src/server/options.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BIN = path.join(ROOT, 'bin/iloveimg.js');
-export const CORPUS = path.resolve(ROOT, '../shared/corpus');
+import { FIXTURES } from './fixtures.js';
+export const CORPUS = FIXTURES;
 
 export interface CliResult {
   code: number | null;

@@ -15,10 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_HELP } from '../../src/cli.js';
 import { EXIT_CODE_HELP } from '../../src/lib/errors.js';
 import { removeDir, tempDir } from '../account/helpers.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const exec = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
-const CORPUS = path.resolve(ROOT, '../shared/corpus');
+
 /** Copied into the staging tree: everything but what is built, installed or version control. */
 const SKIP = new Set(['node_modules', '.git', 'dist', 'out', 'coverage', 'tmp']);
 
@@ -108,16 +109,7 @@ describe('the packed tarball', () => {
 
       // 6. compress a real JPEG on the embedded engine: a valid, smaller JPEG.
       const input = path.join(app, 'photo.jpg');
-      const source = path.join(CORPUS, 'photo-brushes-1365x1074-q99-444.jpg');
-      if (existsSync(source)) {
-        await copyFile(source, input);
-      } else {
-        // shared/ is not beside this checkout: make a high-quality noisy JPEG instead.
-        const { default: sharp } = await import('sharp');
-        const noise = Buffer.alloc(640 * 480 * 3);
-        for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919 + (i >> 5) * 31) & 0xff;
-        await sharp(noise, { raw: { width: 640, height: 480, channels: 3 } }).jpeg({ quality: 100 }).toFile(input);
-      }
+      await copyFile(fixture('photo-brushes-1365x1074-q99-444.jpg'), input);
       const { stdout: report } = await npx(['compress', 'photo.jpg', '-o', 'out', '--json']);
       const doc = JSON.parse(report) as { files: { status: string; output?: string }[] };
       expect(doc.files).toHaveLength(1);

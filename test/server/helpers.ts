@@ -4,13 +4,13 @@
  */
 import { SignJWT, type JWTPayload } from 'jose';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { FIXTURES } from '../helpers/fixtures.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../src/server/index.js';
 import type { EngineTools, ProjectKeys } from '../../src/server/options.js';
 import type { ToolImpl } from '../../src/engine/types.js';
 import { TOOL_NAMES } from '../../src/spec/tools.js';
 
-export const CORPUS_DIR = fileURLToPath(new URL('../../../shared/corpus/', import.meta.url));
+export const CORPUS_DIR = FIXTURES + '/';
 
 const corpusCache = new Map<string, Buffer>();
 export function corpus(name: string): Buffer {

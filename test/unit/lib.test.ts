@@ -12,8 +12,9 @@ import { partition } from '../../src/lib/batch.js';
 import { shouldRetry, retryDelay } from '../../src/api/retry.js';
 import { ApiError, ConnectionError } from '../../src/api/errors.js';
 import { UsageError } from '../../src/lib/errors.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
-const corpus = path.resolve(process.cwd(), '../shared/corpus');
+const corpus = FIXTURES;
 const tmp = () => tempDir('iloveimg-lib-');
 
 describe('sniff', () => {
