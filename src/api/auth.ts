@@ -1,5 +1,5 @@
 /**
- * Self-signed JWTs, exactly as the official server-side libraries make them (protocol-notes §2.1):
+ * Self-signed JWTs, exactly as the official server-side libraries make them (docs/protocol.md §2.1):
  * HS256 with the project's secret key, the public key in `jti`, `iss`/`aud` empty, `iat`/`nbf`
  * back-dated by 5400 s and `exp` = now + 3600 + 5400, so a client whose clock is off by up to
  * 90 minutes still gets in (the PHP library's reasoning). jose is imported lazily.

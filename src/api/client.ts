@@ -3,7 +3,7 @@
  * it. Drives start → upload → process → download plus the task resources, with got (lazily imported)
  * and self-signed tokens (auth.ts). It never prints; callers observe progress through callbacks.
  *
- * Wire decisions (protocol-notes §1, §3, §9):
+ * Wire decisions (docs/protocol.md §1, §3, §9):
  * - `/start`, `/auth`, `/task` (list), `/task/{id}` and `/info` go to the configured API URL; everything
  *   else goes to the worker host the start call returned, with the configured URL's scheme (so
  *   `http://127.0.0.1:PORT` works for the embedded engine and `https://api.iloveimg.com` in real life).
@@ -82,7 +82,7 @@ interface RequestSpec {
   method: Method;
   url: string;
   json?: unknown;
-  /** Builds a fresh body for each attempt (a FormData cannot be replayed: stack.md §5). */
+  /** Builds a fresh body for each attempt (a FormData cannot be replayed: docs/dependencies.md §5). */
   form?: () => Promise<FormData>;
   onUploadProgress?: (transferred: number) => void;
   /** Whether a failed attempt may be sent again (see retry.ts). */
@@ -286,7 +286,7 @@ export class IloveimgClient {
   }
 
   private workerUrl(ref: Pick<TaskRef, 'server'>, path: string): string {
-    // The API returns a bare host; reuse the configured URL's scheme (protocol-notes §1).
+    // The API returns a bare host; reuse the configured URL's scheme (docs/protocol.md §1).
     const server = ref.server.replace(/^https?:\/\//, '').replace(/\/+$/, '');
     return `${this.base.protocol}//${server}/v1/${path}`;
   }
@@ -406,7 +406,7 @@ function safeHost(url: string): string {
 
 /**
  * The name in a Content-Disposition header: RFC 5987 `filename*=utf-8''…` first, then `filename="…"`
- * or a bare token (protocol-notes §3.5). The result is untrusted.
+ * or a bare token (docs/protocol.md §3.5). The result is untrusted.
  */
 export function filenameFromDisposition(header: string): string | undefined {
   const star = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header);

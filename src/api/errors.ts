@@ -49,7 +49,7 @@ export class ConnectionError extends ApiError {}
 
 /**
  * The API answers errors as `{error: {type, message, param}}`, 401s as `{name, message, status}`,
- * and some upload errors as a plain string (protocol-notes §6.1). Reads all of them.
+ * and some upload errors as a plain string (docs/protocol.md §6.1). Reads all of them.
  */
 function describeBody(status: number, body: unknown): { type: string; message: string; param?: unknown } {
   if (body && typeof body === 'object') {

@@ -2,7 +2,7 @@
  * Turns typed tool parameters into the JSON body of `POST /v1/process`, adding what the real API
  * needs and the reference leaves open: the convert target is sent as both `to` (the reference) and
  * `convert_to` (the PHP, .NET and Python libraries), since which one the server honours is
- * UNCONFIRMED (protocol-notes §4, §10).
+ * UNCONFIRMED (docs/protocol.md §4, §10).
  */
 import type { ProcessFile } from '../spec/wire.js';
 

@@ -1,6 +1,6 @@
 /**
  * When and how long to wait before sending a failed request again. The iLove* SDKs never retry
- * (protocol-notes §6.2, §8), and their users see batches die on a 429 or a flaky node; we retry the
+ * (docs/protocol.md §6.2, §8), and their users see batches die on a 429 or a flaky node; we retry the
  * failures that say "try again", with exponential backoff and full jitter, honouring Retry-After.
  */
 import { ConnectionError, type ApiError } from './errors.js';
@@ -21,7 +21,7 @@ export interface RetryPolicy {
  *   harm (everything but process, which the caller recovers by asking for the task and resending
  *   only when it is still TaskWaiting; task/next counts as repeatable: see `IloveimgClient.next`).
  * - 401 "Signature verification failed": a known intermittent failure of some API nodes with a valid
- *   token (protocol-notes §2.3); re-signed and retried. Other 401s ("Expired token", wrong key) are final.
+ *   token (docs/protocol.md §2.3); re-signed and retried. Other 401s ("Expired token", wrong key) are final.
  * - Everything else (400 validation, 404, other 4xx) is final.
  */
 export function shouldRetry(error: ApiError, idempotent: boolean): boolean {

@@ -6,7 +6,7 @@
  * sharp is only ever loaded through `loadSharp()` (a dynamic import), never at module top level: the CLI
  * imports the engine's tool table for `--help` and must not pay sharp's ~100 ms start-up there.
  *
- * Threads: we leave libvips' thread count at sharp's default. perf-anchors.md §0 found that on 2 cores
+ * Threads: we leave libvips' thread count at sharp's default. docs/engine-notes.md §0 found that on 2 cores
  * one libvips thread per image with two images in flight is fastest; the server's job pool decides how
  * many files run at once, not this module.
  */
@@ -189,7 +189,7 @@ async function readHeader(sharp: SharpModule, input: EngineInput, ctx: EngineCon
     throw toEngineError(err, input.filename, ctx);
   }
   if (meta.format === 'heif' && meta.compression === 'hevc') {
-    // The header parses, but the prebuilt libvips has no HEVC decoder (stack.md §2): say so plainly
+    // The header parses, but the prebuilt libvips has no HEVC decoder (docs/dependencies.md §2): say so plainly
     // rather than calling the file damaged after a failed decode.
     throw new EngineError('DamagedFile', `${input.filename} is a HEIC (HEVC) image, which this engine cannot decode; convert it to JPEG or AVIF first`);
   }
@@ -335,7 +335,7 @@ async function rotateFrames(
 /**
  * Sets the engine's standard encoder for a re-encode (compress picks its own settings):
  * - JPEG: libjpeg-turbo at q80 with optimised Huffman tables. mozjpeg q85 matches it in quality
- *   (perf-anchors §5) at ~6 % fewer bytes but encodes ~3× slower (bench row 2: resize 50 % of 99 photos
+ *   (docs/engine-notes.md §5) at ~6 % fewer bytes but encodes ~3× slower (bench row 2: resize 50 % of 99 photos
  *   took 6.5 s with mozjpeg against 1.9 s like this); resize, crop, rotate and convert are not about
  *   size, so speed wins here, and compress keeps mozjpeg. Alpha, if any, is flattened on white.
  * - PNG: lossless, with sharp's default zlib level.

@@ -17,7 +17,7 @@ export type CompressionLevel = 'extreme' | 'recommended' | 'low';
 
 /**
  * mozjpeg qualities. Measured on six corpus photos (storm, wood, colorfulcups, brushes, wine, bridge;
- * bytes as a share of the input, luma block-SSIM as in perf-anchors §5):
+ * bytes as a share of the input, luma block-SSIM as in docs/engine-notes.md §5):
  *   libjpeg-turbo q75 (≈ ImageMagick -quality 75 with 4:2:0) 35.5 %, 0.9801
  *   mozjpeg q55 17.0 %, 0.9678 · q82 35.7 %, 0.9804 · q88 50.3 %, 0.9863
  * `recommended` is q83, not q82: on the 10 bench photos both re-encode (bench row 5), q82 wrote 84.5 % of

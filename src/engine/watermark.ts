@@ -29,7 +29,7 @@ interface FontChoice {
 
 /**
  * The API's font names mapped to explicit installed families. We never let fontconfig guess from the
- * API name: what it substitutes depends on the machine (stack.md §3 saw "Comic Sans MS" become a
+ * API name: what it substitutes depends on the machine (docs/dependencies.md §3 saw "Comic Sans MS" become a
  * calligraphic script and "Impact" a Dingbats font). Liberation fonts are metric-compatible with Arial,
  * Times New Roman and Courier New; DejaVu Sans descends from Bitstream Vera, Verdana's look-alike, and
  * covers Latin, Greek, Cyrillic and Arabic for "Arial Unicode MS" (CJK glyphs then fall back through
@@ -46,7 +46,7 @@ export const FONT_MAP: Readonly<Record<string, FontChoice>> = {
   'Lohit Marathi': { family: 'Lohit Marathi', pkg: 'fonts-lohit-deva-marathi' },
 };
 
-/** Used when the mapped family is not installed: DejaVu is on every machine of ours (stack.md §3). */
+/** Used when the mapped family is not installed: DejaVu is on every machine of ours (docs/dependencies.md §3). */
 export const FALLBACK_FONT: FontChoice = { family: 'DejaVu Sans', pkg: 'fonts-dejavu-core' };
 
 let installedFamilies: Promise<Set<string> | undefined> | undefined;
@@ -96,7 +96,7 @@ export function escapeMarkup(text: string): string {
 
 /**
  * The Pango font description. The comma after the family is required: without it "Times New Roman 32"
- * parses as family "Times New" with style "Roman" (stack.md §2).
+ * parses as family "Times New" with style "Roman" (docs/dependencies.md §2).
  */
 export function pangoFont(family: string, style: string, size: number): string {
   const s = style.toLowerCase();

@@ -4,7 +4,7 @@
  * Reading stays in profile-settings.ts (plain JSON, no conf: every command reads, few write). Writing
  * goes through conf, imported only here and only when something is written (~77 ms: ajv), for its
  * atomic writes. The file is owner-only (0600) and so is its directory (0700), fixed on every write,
- * because it holds secret keys; conf alone would leave the directory 0755 (stack.md §6).
+ * because it holds secret keys; conf alone would leave the directory 0755 (docs/dependencies.md §6).
  *
  * The layout is the one profile-settings.ts reads:
  *   {currentProfile, profiles: {name: {apiUrl, publicKey, secretKey, fileEncryptionKey, outputDir, concurrency}}}

@@ -1,7 +1,7 @@
 /**
  * What every command receives from the entry point: the process's streams, environment and working
  * directory, and the signal that Ctrl-C aborts. Tests build one with their own streams and run the
- * program in-process (style.md principle 4).
+ * program in-process (docs/architecture.md principle 4).
  */
 import type { Command } from 'commander';
 import type { Writable } from 'node:stream';

@@ -1,6 +1,6 @@
 /**
  * CLI error classes, typed by what the user can do about them, and the one exit-code table.
- * Commands throw these; only src/cli.ts turns them into an exit code (style.md principle 8, 9).
+ * Commands throw these; only src/cli.ts turns them into an exit code (docs/architecture.md principle 8, 9).
  */
 
 /** The exit codes, documented in the README and in `iloveimg --help`. Never reuse a number. */

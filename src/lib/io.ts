@@ -1,7 +1,7 @@
 /**
  * The one I/O abstraction handed to commands: data goes to stdout, everything a person reads goes to
  * stderr, and the presentation is decided from the terminal and the flags, never by sniffing argv
- * (style.md principles 4–7).
+ * (docs/architecture.md principles 4–7).
  */
 import type { Writable } from 'node:stream';
 

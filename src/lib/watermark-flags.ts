@@ -2,7 +2,7 @@
  * The watermark tool's flags: `--text` or `--image <file>` builds one element from the element flags
  * (`--gravity`, `--font-size`, …); `--elements <json|@file>` gives several. A stamp image is a local
  * file: it is uploaded into each task and referenced by its server filename (the API's `image` key),
- * and never listed in `files[]` (protocol-notes §5).
+ * and never listed in `files[]` (docs/protocol.md §5).
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * JWT authentication as the official clients need it (protocol-notes §2).
+ * JWT authentication as the official clients need it (docs/protocol.md §2).
  *
  * HS256 only, signed with the secret of the project whose public key is in `jti` (or `iss` when `jti`
  * is absent). Deliberately lenient where the clients differ: `exp`, `nbf`, `aud` are optional, `iss`

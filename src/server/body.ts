@@ -1,5 +1,5 @@
 /**
- * Request bodies, in every encoding the official clients use (protocol-notes §3.4): JSON,
+ * Request bodies, in every encoding the official clients use (docs/protocol.md §3.4): JSON,
  * x-www-form-urlencoded and multipart/form-data, the last two in PHP bracket notation. Query-string
  * parameters are merged underneath (clients put `v` and `debug` there, even on POSTs); bodies on GET
  * are read like any other, because Guzzle and RestClient send them.

@@ -3,7 +3,7 @@
  * `{ files: [{ server_filename: 'a.jpg' }], elements: [{ text: 'hi' }] }`.
  *
  * The PHP and Ruby clients send /process as x-www-form-urlencoded in this notation and the .NET client
- * sends the same keys as multipart fields (protocol-notes §3.4), so both body parsers feed their
+ * sends the same keys as multipart fields (docs/protocol.md §3.4), so both body parsers feed their
  * name/value pairs through `buildFields`.
  *
  * Hostile input is the norm here: indexes are never used as array positions (`a[999999999]=x` must not
@@ -22,7 +22,7 @@ const INDEX = /^\d+$/;
 /**
  * Splits `files[0][filename]` into `['files', '0', 'filename']`; `a[]` yields an empty segment meaning
  * "append". Keys and segments are trimmed because the .NET client sends keys with trailing spaces
- * (`"pixels_width "`, protocol-notes §4). A key whose brackets do not parse is taken literally.
+ * (`"pixels_width "`, docs/protocol.md §4). A key whose brackets do not parse is taken literally.
  */
 export function splitKey(rawKey: string): string[] {
   const key = rawKey.trim();

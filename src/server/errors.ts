@@ -1,7 +1,7 @@
 /**
  * Error values of the engine's HTTP layer and the JSON bodies they become.
  *
- * Two shapes exist on the wire (protocol-notes §6.1): the API's own `{"error": {type, message, code, param}}`
+ * Two shapes exist on the wire (docs/protocol.md §6.1): the API's own `{"error": {type, message, code, param}}`
  * for 400/404/429/5xx, and the framework-style `{name, message, code, status}` that every official client
  * reads on 401. Handlers throw these; the router turns them into responses, so no handler writes an error
  * body by hand.

@@ -119,7 +119,7 @@ export function uniqueNames(names: readonly string[]): string[] {
 
 /**
  * `attachment; filename="<ascii>"; filename*=utf-8''<pct>` — `filename*` last, because the PHP and Ruby
- * clients capture from `filename*=utf-8''` to the end of the header (protocol-notes §3.5).
+ * clients capture from `filename*=utf-8''` to the end of the header (docs/protocol.md §3.5).
  */
 export function contentDisposition(name: string): string {
   const ascii = name

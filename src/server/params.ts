@@ -2,7 +2,7 @@
  * Validation of a /process body against the shared tool table (src/spec/tools.ts), so the server and
  * the CLI can never disagree about a parameter's name, type or range.
  *
- * Tolerant as the clients require (protocol-notes §3.4, §4): unknown fields are ignored, null and ''
+ * Tolerant as the clients require (docs/protocol.md §3.4, §4): unknown fields are ignored, null and ''
  * count as "not sent" (Guzzle and .NET drop or blank them), `convert_to` is an alias of `to`, and
  * watermark elements may name their stamp `image` or `server_filename`. Every bad value is reported at
  * once as `param: {name: [message]}` in a 400 ProcessingError.
@@ -139,7 +139,7 @@ function parseElements(raw: unknown, problems: Problems): Fields[] {
       else if (spec.default !== undefined) element[spec.name] = coerceParam(spec, spec.default);
     }
     // `type` defaults to text, but an element that names a stamp and no text means an image element
-    // (clients that send only `server_filename`, protocol-notes §5).
+    // (clients that send only `server_filename`, docs/protocol.md §5).
     if (isAbsent(given.type) && !isAbsent(element.image) && isAbsent(element.text)) element.type = 'image';
     if (typeof element.font_color === 'string') {
       try {
@@ -183,7 +183,7 @@ function parseToolParams(tool: ToolName, fields: Fields, problems: Problems): To
   for (const spec of toolByName(tool)?.params ?? []) {
     let raw = fields[spec.name];
     let label = spec.name;
-    // The guide documents `to`; PHP, .NET and Python send `convert_to` (protocol-notes §4).
+    // The guide documents `to`; PHP, .NET and Python send `convert_to` (docs/protocol.md §4).
     if (spec.name === 'to' && isAbsent(raw) && !isAbsent(fields.convert_to)) {
       raw = fields.convert_to;
       label = 'convert_to';

@@ -6,7 +6,7 @@
  * called or which values it takes. Names are the API's own (snake_case, as sent on the wire); CLI flags
  * are derived from them (`compression_level` → `--compression-level`).
  *
- * Sources: ../shared/reference/iloveimg-api-reference.txt ("Process") and protocol-notes.md §4, §5.
+ * Sources: the API reference ("Process") and docs/protocol.md §4, §5.
  */
 
 export type ParamType = 'string' | 'integer' | 'boolean' | 'enum' | 'json';
@@ -292,7 +292,7 @@ const FALSE = new Set(['false', '0', 'no', 'off', '']);
 /**
  * Coerces one wire or CLI value to the parameter's type and checks it against the spec.
  * Liberal in what it accepts (booleans as true/false/1/0/True/False, integers as numeric strings),
- * as the engine must be for the official clients (protocol-notes §3.4). Throws ParamError.
+ * as the engine must be for the official clients (docs/protocol.md §3.4). Throws ParamError.
  */
 export function coerceParam(spec: ParamSpec, raw: unknown, label = spec.name): string | number | boolean | unknown[] {
   switch (spec.type) {

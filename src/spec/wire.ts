@@ -1,6 +1,6 @@
 /**
  * Response shapes of the iLoveIMG REST API v1, as the reference and the official clients define them
- * (../shared/reference/protocol-notes.md §3, §6). Shared by the API client (which reads them) and the
+ * (docs/protocol.md §3, §6). Shared by the API client (which reads them) and the
  * engine (which writes them). Only documented fields live here: never add a field for our own pair.
  */
 import type { FileStatus, TaskStatus, ToolName } from './tools.js';

@@ -147,7 +147,7 @@ async function luma(bytes: Buffer): Promise<Luma> {
   return { data, width: info.width, height: info.height };
 }
 
-/** Mean SSIM over non-overlapping 8×8 luma blocks, as in perf-anchors §5. */
+/** Mean SSIM over non-overlapping 8×8 luma blocks, as in docs/engine-notes.md §5. */
 function blockSsim(a: Luma, b: Luma): number {
   const C1 = (0.01 * 255) ** 2;
   const C2 = (0.03 * 255) ** 2;

@@ -1,4 +1,4 @@
-/** Authentication (protocol-notes §2) and project isolation. */
+/** Authentication (docs/protocol.md §2) and project isolation. */
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimSeconds } from '../../src/server/auth.js';

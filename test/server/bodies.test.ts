@@ -1,5 +1,5 @@
 /**
- * Request bodies as the official clients send them (protocol-notes §3.4): JSON, urlencoded and
+ * Request bodies as the official clients send them (docs/protocol.md §3.4): JSON, urlencoded and
  * multipart with PHP brackets, boolean spellings, .NET's trailing-space keys, bodies on GET, `debug`.
  */
 import { request } from 'node:http';

@@ -7,7 +7,7 @@ import { ApiError, UnauthorizedError } from '../errors.js';
 import { sendJson } from '../http.js';
 import { checkOpenTasks, text } from './shared.js';
 
-/** iLovePDF's regions (protocol-notes §1); accepted for iLoveIMG too, and meaningless locally. */
+/** iLovePDF's regions (docs/protocol.md §1); accepted for iLoveIMG too, and meaningless locally. */
 const REGIONS = ['eu', 'us', 'fr', 'de', 'pl', 'in', 'sg'];
 
 export async function auth(ctx: ServerContext, call: Call): Promise<void> {

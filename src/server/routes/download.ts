@@ -1,6 +1,6 @@
 /**
  * `GET /download/{task}`: the only output itself, or the zip of several, with the exact
- * Content-Disposition the PHP/Ruby/.NET clients parse (protocol-notes §3.5). The token may come as
+ * Content-Disposition the PHP/Ruby/.NET clients parse (docs/protocol.md §3.5). The token may come as
  * `?token=` (the official MCP server builds shareable links that way).
  */
 import { pipeline } from 'node:stream/promises';

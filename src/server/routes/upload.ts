@@ -1,7 +1,7 @@
 /**
  * `POST /upload` (file part, `cloud_file` URL, chunks) and the three forms of file deletion.
  *
- * Chunked files (`chunk` 0-based, `chunks` total; only the .NET client sends them, protocol-notes
+ * Chunked files (`chunk` 0-based, `chunks` total; only the .NET client sends them, docs/protocol.md
  * §3.2) are keyed in their task by the client's file name: every chunk of `photo.jpg` belongs to the
  * same file and gets the same server_filename back. Chunks may arrive in any order and be re-sent;
  * the file is assembled once all are there. When the last chunk arrives with earlier ones missing the
@@ -159,7 +159,7 @@ async function assemble(task: Task, state: ChunkedUpload, key: AtRestKey | undef
 
 /**
  * `DELETE /upload/{task}/{server_filename}`, `POST /upload/delete` and `DELETE /upload` with a body
- * (protocol-notes §3.3): all answer `{"success": true}`.
+ * (docs/protocol.md §3.3): all answer `{"success": true}`.
  */
 export async function deleteUpload(ctx: ServerContext, call: Call): Promise<void> {
   const task = requireTask(ctx, call, call.params.task ?? call.fields.task);
