@@ -1,7 +1,7 @@
 // The baseline of row 3: what the official iLoveIMG libraries do for a batch (iloveimg-php, -python,
 // -net, js-core): one task, files uploaded one after another, one /process, one /download. Written with
 // Node's fetch and jose only; the token is HS256 signed with the secret key, public key in `jti`, dated
-// like iloveimg-php (protocol-notes §2.1) and reused for every call.
+// like iloveimg-php (docs/protocol.md §2.1) and reused for every call.
 //   node bench/lib/sequential-client.mjs --api URL --public KEY --secret KEY --tool compressimage --out FILE files...
 import { openAsBlob, createWriteStream } from 'node:fs';
 import { basename } from 'node:path';
