@@ -71,6 +71,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     get publicHost() {
       return publicHost;
     },
+    get publicUrl() {
+      return `${opts.tls ? 'https' : 'http'}://${publicHost}`;
+    },
     slots: new Semaphore(opts.concurrency),
     rateLimiter: limits.rateLimit > 0 ? new RateLimiter(limits.rateLimit) : undefined,
     faults: opts.faults ? new FaultInjector(opts.faults) : undefined,

@@ -17,6 +17,7 @@ import {
   checkColor,
   checkEncryptionKey,
   coerceParam,
+  resolveToolName,
   toolByName,
   type ParamSpec,
   type ToolName,
@@ -204,8 +205,8 @@ export function parseProcessRequest(fields: Fields, taskTool: ToolName): Process
 
   let tool = taskTool;
   if (!isAbsent(fields.tool)) {
-    const named = String(fields.tool).trim();
-    if ((TOOL_NAMES as readonly string[]).includes(named)) tool = named as ToolName;
+    const named = resolveToolName(fields.tool);
+    if (named) tool = named;
     else problems.add('tool', `tool must be one of ${TOOL_NAMES.join(', ')}; got ${JSON.stringify(fields.tool)}`);
   }
 

@@ -9,7 +9,8 @@ import { sendJson } from '../http.js';
 import { parseProcessRequest } from '../params.js';
 import { failedFiles, processResponse, processTask } from '../process.js';
 import { isProcessed, taskResource, type Task } from '../store.js';
-import { RemoteError, checkUrl, postJson } from '../urls.js';
+import { toBracketPairs } from '../brackets.js';
+import { RemoteError, checkUrl, postForm } from '../urls.js';
 import { checkedKey, keyForTask, requireTask } from './shared.js';
 
 export async function processRoute(ctx: ServerContext, call: Call): Promise<void> {
@@ -69,9 +70,19 @@ export async function processRoute(ctx: ServerContext, call: Call): Promise<void
   sendJson(call.res, 200, processResponse(task));
 }
 
+/**
+ * The callback: the task resource, form-encoded in PHP bracket notation, with `server` as the worker's
+ * base URL (scheme included) because the official listener hands it straight to `setWorkerServer()`
+ * before `download()` (docs/protocol-serve.md, "Webhooks").
+ */
+export function webhookForm(ctx: ServerContext, task: Task): URLSearchParams {
+  const resource = { ...taskResource(task, ctx.publicHost), server: ctx.publicUrl };
+  return new URLSearchParams(toBracketPairs(resource));
+}
+
 async function deliverWebhook(ctx: ServerContext, task: Task, url: string): Promise<void> {
   try {
-    const status = await postJson(url, taskResource(task, ctx.publicHost), {
+    const status = await postForm(url, webhookForm(ctx, task), {
       allowPrivate: ctx.limits.allowPrivateUrls,
       timeoutSeconds: ctx.limits.fetchTimeoutSeconds,
     });
