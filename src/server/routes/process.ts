@@ -45,12 +45,22 @@ export async function processRoute(ctx: ServerContext, call: Call): Promise<void
   if (remaining < req.files.length) throw badParam('files', `Only ${remaining} files remain in this project's quota`);
   task.status = 'TaskProcessing';
   if (key) task.keyFingerprint ??= key.fingerprint;
+  const saved = ctx.store.save(task);
 
-  const job = processTask(ctx, task, req, impl, key).catch((err: Error) => {
-    ctx.logger('error', `processing task ${task.id} failed: ${err.stack ?? err.message}`);
-    Object.assign(task, { status: 'TaskError', statusMessage: 'The server failed while processing this task', processedAt: Date.now() });
-    throw err;
-  });
+  // The outcome is on disk (persistent stores) before anyone hears of it: the answer, a webhook, GET /task.
+  const job = processTask(ctx, task, req, impl, key).then(
+    async (outcome) => {
+      await saved;
+      await ctx.store.save(task);
+      return outcome;
+    },
+    async (err: Error) => {
+      ctx.logger('error', `processing task ${task.id} failed: ${err.stack ?? err.message}`);
+      Object.assign(task, { status: 'TaskError', statusMessage: 'The server failed while processing this task', processedAt: Date.now() });
+      await ctx.store.save(task);
+      throw err;
+    },
+  );
 
   if (req.webhook !== undefined) {
     const callback = req.webhook;

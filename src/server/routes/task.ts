@@ -85,6 +85,7 @@ export async function nextTask(ctx: ServerContext, call: Call): Promise<void> {
     files[serverFilename] = output.name;
   }
   child.keyFingerprint = parent.keyFingerprint;
+  await ctx.store.save(child);
   const body: NextTaskResponse = { task: child.id, files };
   sendJson(call.res, 200, body);
 }
