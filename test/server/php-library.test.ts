@@ -108,7 +108,7 @@ describe('webhooks, read as samples/webhook_listen.php reads them', () => {
     // setTask($_POST['task']) and download() with a fresh ImageTask that never called start().
     const listener = await localServer((req, body, res) => {
       const form = new URLSearchParams(body.toString());
-      const myTask = new PhpClient('https://api.iloveimg.com', srv.projects[0]);
+      const myTask = new PhpClient('https://start.invalid', srv.projects[0]); // never contacted: the listener never calls start()
       myTask.workerServer = form.get('server') ?? undefined;
       void myTask.download(form.get('task') ?? '').then(({ filename, bytes }) => {
         downloads.push({ form, filename, bytes, contentType: req.headers['content-type'] });
