@@ -10,6 +10,15 @@
  * - A stamp larger than the image (for mosaic: than a grid cell) is scaled down to fit, keeping its ratio.
  * - East/West are the same places as CenterEast/CenterWest.
  * - `transparency` is the opacity in percent (100 = opaque), applied to the stamp's alpha.
+ * Fields the official PHP library adds (docs/protocol-serve.md, "Watermark element fields"):
+ * - `width_percent`/`height_percent` scale the stamp, up or down and keeping its ratio, to fit a box of
+ *   that share of the image's width/height (a text stamp is drawn again at the matching font size, so it
+ *   stays sharp); a `width_percent` of 0 or none leaves the stamp at its own size (`height_percent` alone,
+ *   always 100 from the library, means nothing). With `mosaic` the box is at most a cell.
+ * - `x_pos_percent`/`y_pos_percent` put the stamp's top-left corner at that share of the image's width
+ *   and height instead of the gravity position when either is above 0 (0/0 is the library's default).
+ * - `horizontal_adjustment`/`vertical_adjustment` shift the stamp by that many pixels, on top of the
+ *   percent adjustments.
  * On animated GIF/WebP every frame is stamped.
  */
 import { execFile } from 'node:child_process';
@@ -121,6 +130,12 @@ interface Element {
   fontColor: string;
   opacity: number;
   mosaic: boolean;
+  widthPercent: number;
+  heightPercent: number;
+  xPos: number;
+  yPos: number;
+  hPixels: number;
+  vPixels: number;
 }
 
 const DEFAULTS = Object.fromEntries(ELEMENT_PARAMS.map((p) => [p.name, p.default])) as Record<string, string | number | boolean | undefined>;
@@ -147,6 +162,12 @@ function readElement(raw: unknown, index: number): Element {
     fontColor: /^#?([0-9a-f]{3}|[0-9a-f]{6})$/i.test(color) ? (color.startsWith('#') ? color : `#${color}`) : String(DEFAULTS.font_color),
     opacity: Math.min(100, Math.max(0, num('transparency'))) / 100,
     mosaic: paramBoolean(e, 'mosaic', Boolean(DEFAULTS.mosaic)),
+    widthPercent: paramNumber(e, 'width_percent', 0) ?? 0,
+    heightPercent: paramNumber(e, 'height_percent', 0) ?? 0,
+    xPos: paramNumber(e, 'x_pos_percent', 0) ?? 0,
+    yPos: paramNumber(e, 'y_pos_percent', 0) ?? 0,
+    hPixels: paramNumber(e, 'horizontal_adjustment', 0) ?? 0,
+    vPixels: paramNumber(e, 'vertical_adjustment', 0) ?? 0,
   };
 }
 
@@ -178,9 +199,29 @@ async function rawStamp(img: import('sharp').Sharp): Promise<Stamp> {
   return { data, width: info.width, height: info.height };
 }
 
-async function renderText(sharp: SharpModule, el: Element, family: string): Promise<Stamp> {
+async function renderText(sharp: SharpModule, el: Element, family: string, fontSize = el.fontSize): Promise<Stamp> {
   const markup = `<span foreground="${el.fontColor}">${escapeMarkup(el.text)}</span>`;
-  return rawStamp(sharp({ text: { text: markup, font: pangoFont(family, el.fontStyle, el.fontSize), rgba: true, dpi: 72, align: 'centre' } }));
+  return rawStamp(sharp({ text: { text: markup, font: pangoFont(family, el.fontStyle, fontSize), rgba: true, dpi: 72, align: 'centre' } }));
+}
+
+/** The `width_percent` × `height_percent` box the stamp is scaled to fit, or undefined when not asked for. */
+function sizeBox(el: Element, src: Source): { width: number; height: number } | undefined {
+  if (el.widthPercent <= 0) return undefined;
+  const share = (p: number) => (p > 0 ? Math.min(p, 100) : 100) / 100;
+  const cell = el.mosaic ? 3 : 1;
+  return { width: Math.min(src.width * share(el.widthPercent), src.width / cell), height: Math.min(src.height * share(el.heightPercent), src.height / cell) };
+}
+
+/** Scales the stamp, up or down, to fit `box` keeping its ratio; text is drawn again at the matching size first. */
+async function fitToBox(sharp: SharpModule, stamp: Stamp, box: { width: number; height: number }, redraw?: (fontSize: number) => Promise<Stamp>): Promise<Stamp> {
+  const scale = Math.min(box.width / stamp.width, box.height / stamp.height);
+  let out = stamp;
+  if (redraw && Math.abs(scale - 1) > 0.01) out = await redraw(Math.max(1, Math.round(scale * 1000)) / 1000);
+  const width = Math.max(1, Math.floor(box.width));
+  const height = Math.max(1, Math.floor(box.height));
+  if (out.width <= width && out.height <= height && (out.width === width || out.height === height)) return out;
+  const raw = sharp(out.data, { raw: { width: out.width, height: out.height, channels: 4 } });
+  return rawStamp(raw.resize({ width, height, fit: 'inside' }));
 }
 
 async function loadImageStamp(el: Element, ctx: EngineContext, warnings: Set<string>): Promise<Stamp> {
@@ -214,7 +255,7 @@ async function shapeStamp(sharp: SharpModule, stamp: Stamp, el: Element, box: { 
 }
 
 /** Top-left corners of a stamp: one from the gravity and adjustments, or the 9 centres of a 3×3 grid. */
-export function placements(el: Pick<Element, 'gravity' | 'horizontal' | 'vertical' | 'mosaic'>, stamp: { width: number; height: number }, width: number, height: number): { left: number; top: number }[] {
+export function placements(el: Pick<Element, 'gravity' | 'horizontal' | 'vertical' | 'mosaic'> & Partial<Pick<Element, 'xPos' | 'yPos' | 'hPixels' | 'vPixels'>>, stamp: { width: number; height: number }, width: number, height: number): { left: number; top: number }[] {
   if (el.mosaic) {
     const spots: { left: number; top: number }[] = [];
     for (let row = 0; row < 3; row++) {
@@ -225,19 +266,24 @@ export function placements(el: Pick<Element, 'gravity' | 'horizontal' | 'vertica
     return spots;
   }
   const [ax, ay] = GRAVITY[el.gravity.replace(/[\s_-]/g, '').toLowerCase()] ?? GRAVITY.center;
+  const absolute = (el.xPos ?? 0) > 0 || (el.yPos ?? 0) > 0;
+  const baseLeft = absolute ? (width * (el.xPos ?? 0)) / 100 : (width - stamp.width) * ax;
+  const baseTop = absolute ? (height * (el.yPos ?? 0)) / 100 : (height - stamp.height) * ay;
   return [
     {
-      left: Math.round((width - stamp.width) * ax + (width * el.horizontal) / 100),
-      top: Math.round((height - stamp.height) * ay + (height * el.vertical) / 100),
+      left: Math.round(baseLeft + (width * el.horizontal) / 100 + (el.hPixels ?? 0)),
+      top: Math.round(baseTop + (height * el.vertical) / 100 + (el.vPixels ?? 0)),
     },
   ];
 }
 
 async function overlaysFor(sharp: SharpModule, el: Element, index: number, src: Source, ctx: EngineContext, warnings: Set<string>): Promise<OverlayOptions[]> {
   let stamp: Stamp;
+  const box = sizeBox(el, src);
   if (el.type === 'image') {
     if (!el.image) throw new EngineError('ServerFileNotFound', `elements[${index}] is an image element without an image (server filename)`);
     stamp = await loadImageStamp(el, ctx, warnings);
+    if (box) stamp = await fitToBox(src.sharp, stamp, box);
   } else {
     if (el.text.trim() === '') {
       warnings.add(`elements[${index}] is a text element with no text; it was skipped`);
@@ -246,9 +292,10 @@ async function overlaysFor(sharp: SharpModule, el: Element, index: number, src: 
     const font = resolveFont(el.fontFamily, await installedFonts());
     if (font.warning) warnings.add(font.warning);
     stamp = await renderText(sharp, el, font.family);
+    if (box) stamp = await fitToBox(sharp, stamp, box, (scale) => renderText(sharp, el, font.family, Math.max(1, Math.round(el.fontSize * scale))));
   }
-  const box = el.mosaic ? { width: src.width / 3, height: src.height / 3 } : { width: src.width, height: src.height };
-  const shaped = await shapeStamp(sharp, stamp, el, box);
+  const bounds = el.mosaic ? { width: src.width / 3, height: src.height / 3 } : { width: src.width, height: src.height };
+  const shaped = await shapeStamp(sharp, stamp, el, bounds);
   const overlays: OverlayOptions[] = [];
   // sharp composites onto an animated image's whole strip of frames, so stamp every frame explicitly.
   for (let page = 0; page < src.pages; page++) {

@@ -118,3 +118,19 @@ export function jsonDepth(text: string): number {
   }
   return max;
 }
+
+/**
+ * The reverse of `buildFields`: nested values as PHP bracket pairs, as PHP's `http_build_query` writes
+ * them (`files[0][status]=FileSuccess`; true → 1, false → 0). Unlike PHP, null becomes '' instead of
+ * disappearing, so every field of a webhook body is present for `$_POST[...]` (docs/protocol-serve.md).
+ */
+export function toBracketPairs(value: unknown, prefix = ''): [string, string][] {
+  if (value !== null && typeof value === 'object') {
+    const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+    return entries.flatMap(([k, v]) => toBracketPairs(v, prefix ? `${prefix}[${k}]` : k));
+  }
+  if (!prefix) return [];
+  if (value === null || value === undefined) return [[prefix, '']];
+  if (typeof value === 'boolean') return [[prefix, value ? '1' : '0']];
+  return [[prefix, String(value)]];
+}

@@ -17,6 +17,8 @@ export interface ServerContext {
   readonly projects: ReadonlyMap<string, ProjectKeys>;
   /** What `/start` and task resources report as `server`. */
   readonly publicHost: string;
+  /** `publicHost` with the scheme the server listens with (`https://127.0.0.1:8443`): the webhook's `server`. */
+  readonly publicUrl: string;
   /** Files processed at once, across all tasks. */
   readonly slots: Semaphore;
   readonly rateLimiter?: RateLimiter;

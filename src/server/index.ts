@@ -49,7 +49,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'iloveimg-engine-')));
   if (!ownDataDir) await mkdir(dataDir, { recursive: true });
 
-  const store = new TaskStore(dataDir, limits, logger);
+  // A data dir of the caller's (`serve --data-dir`) keeps tasks across restarts; a temporary one does not.
+  const store = new TaskStore(dataDir, limits, logger, !ownDataDir);
   await store.init();
 
   // Background work (processing, webhooks) and requests in flight, for close() to wait for.
@@ -70,6 +71,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     projects: new Map(opts.projects.map((p) => [p.publicKey, p])),
     get publicHost() {
       return publicHost;
+    },
+    get publicUrl() {
+      return `${opts.tls ? 'https' : 'http'}://${publicHost}`;
     },
     slots: new Semaphore(opts.concurrency),
     rateLimiter: limits.rateLimit > 0 ? new RateLimiter(limits.rateLimit) : undefined,

@@ -17,11 +17,13 @@ import {
   checkColor,
   checkEncryptionKey,
   coerceParam,
+  resolveToolName,
   toolByName,
   type ParamSpec,
   type ToolName,
 } from '../spec/tools.js';
 import type { Fields } from './brackets.js';
+import { normaliseElement } from './elements.js';
 import { ApiError } from './errors.js';
 
 export const MAX_FILES_PER_TASK = 10_000;
@@ -49,6 +51,8 @@ export interface ProcessRequest {
   customString?: string;
   /** undefined: answer when done; '': answer at once, no callback; otherwise also POST the task here. */
   webhook?: string;
+  /** Fields accepted without effect (src/server/elements.ts): they make the task TaskSuccessWithWarnings. */
+  warnings: string[];
   /** What was validated, for the request log. */
   echo: Record<string, unknown>;
 }
@@ -122,7 +126,7 @@ function parseFiles(raw: unknown, problems: Problems): RequestedFile[] {
   return files;
 }
 
-function parseElements(raw: unknown, problems: Problems): Fields[] {
+function parseElements(raw: unknown, problems: Problems, warnings: string[]): Fields[] {
   const list = isAbsent(raw) ? [] : (problems.coerce({ name: 'elements', type: 'json', description: '' }, raw) as unknown[] | undefined);
   if (!list) return [];
   if (list.length === 0) {
@@ -130,8 +134,10 @@ function parseElements(raw: unknown, problems: Problems): Fields[] {
     return [];
   }
   return list.map((entry, i) => {
-    const given = (entry !== null && typeof entry === 'object' ? entry : {}) as Fields;
-    const element: Fields = {};
+    const sent = (entry !== null && typeof entry === 'object' ? entry : {}) as Fields;
+    // The PHP library's own element fields (mode, bold, opacity, width_percent, …): src/server/elements.ts.
+    const { given, extra } = normaliseElement(sent, i, (param, message) => problems.add(param, message), (w) => warnings.push(w));
+    const element: Fields = { ...extra };
     for (const spec of ELEMENT_PARAMS) {
       const value = spec.name === 'image' && isAbsent(given.image) ? given.server_filename : given[spec.name];
       const label = `elements[${i}][${spec.name}]`;
@@ -174,7 +180,7 @@ function checkRequired(tool: ToolName, params: ToolParams, problems: Problems): 
   }
 }
 
-function parseToolParams(tool: ToolName, fields: Fields, problems: Problems): ToolParams {
+function parseToolParams(tool: ToolName, fields: Fields, problems: Problems, warnings: string[]): ToolParams {
   const params: ToolParams = {};
   // A resize that only gives a percentage means percentage mode, as the CLI infers it too.
   if (tool === 'resizeimage' && isAbsent(fields.resize_mode) && !isAbsent(fields.percentage)) {
@@ -189,7 +195,7 @@ function parseToolParams(tool: ToolName, fields: Fields, problems: Problems): To
       label = 'convert_to';
     }
     if (spec.name === 'elements') {
-      const elements = parseElements(raw, problems);
+      const elements = parseElements(raw, problems, warnings);
       if (elements.length > 0) params.elements = elements;
     } else if (!isAbsent(raw)) params[spec.name] = problems.coerce(spec, raw, label);
     else if (spec.default !== undefined) params[spec.name] = coerceParam(spec, spec.default);
@@ -204,13 +210,14 @@ export function parseProcessRequest(fields: Fields, taskTool: ToolName): Process
 
   let tool = taskTool;
   if (!isAbsent(fields.tool)) {
-    const named = String(fields.tool).trim();
-    if ((TOOL_NAMES as readonly string[]).includes(named)) tool = named as ToolName;
+    const named = resolveToolName(fields.tool);
+    if (named) tool = named;
     else problems.add('tool', `tool must be one of ${TOOL_NAMES.join(', ')}; got ${JSON.stringify(fields.tool)}`);
   }
 
   const files = parseFiles(fields.files, problems);
-  const params = parseToolParams(tool, fields, problems);
+  const warnings: string[] = [];
+  const params = parseToolParams(tool, fields, problems, warnings);
 
   const value = (name: string): unknown => (isAbsent(fields[name]) ? undefined : problems.coerce(common(name), fields[name]));
   const req: ProcessRequest = {
@@ -218,12 +225,14 @@ export function parseProcessRequest(fields: Fields, taskTool: ToolName): Process
     files,
     params,
     ignoreErrors: (value('ignore_errors') ?? true) as boolean,
-    tryRepair: (value('try_image_repair') ?? true) as boolean,
+    // iloveimg-php sends its repair flag as `try_repair` (docs/protocol-serve.md); the reference's name wins.
+    tryRepair: (value('try_image_repair') ?? (isAbsent(fields.try_repair) ? undefined : problems.coerce({ ...common('try_image_repair'), name: 'try_repair' }, fields.try_repair)) ?? true) as boolean,
     outputFilename: value('output_filename') as string | undefined,
     packagedFilename: value('packaged_filename') as string | undefined,
     encryptionKey: value('file_encryption_key') as string | undefined,
     customInt: value('custom_int') as number | undefined,
     customString: value('custom_string') as string | undefined,
+    warnings,
     echo: {},
   };
   if (req.encryptionKey !== undefined) {

@@ -80,6 +80,7 @@ class Run {
     private readonly key: AtRestKey | undefined,
   ) {
     this.outDir = join(task.dir, 'out');
+    this.warnings.push(...req.warnings);
     this.results = req.files.map((f) => ({
       server_filename: f.serverFilename,
       status: 'FileWaiting',

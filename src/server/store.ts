@@ -7,14 +7,19 @@
  * on-disk name is generated here; ids start with a letter or digit, so `.tmp` cannot collide.
  *
  * Isolation lives in `get`: a task is only ever found by the project that started it.
+ *
+ * A persistent store (`serve --data-dir`) also keeps each task's metadata in `<task>/task.json`
+ * (persist.ts): handlers call `save(task)` after a change and before they answer, and `init` loads
+ * the tasks a previous run left. Otherwise (the embedded engine's temp dir) nothing is written.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileStatus, TaskStatus, ToolName } from '../spec/tools.js';
 import type { TaskFile, TaskResource } from '../spec/wire.js';
 import { looksLikeId, newTaskId } from './names.js';
 import type { ServerLogger } from './options.js';
+import { RECORD_NAME, RecordWriter, loadTasks } from './persist.js';
 
 export interface StoredFile {
   serverFilename: string;
@@ -98,20 +103,38 @@ export class TaskStore {
   private readonly quota = new Map<string, number>();
   private seq = 0;
   private counter = 0;
+  private readonly records = new RecordWriter();
   readonly tmpDir: string;
 
   constructor(
     readonly root: string,
     private readonly limits: StoreLimits,
     private readonly logger: ServerLogger,
+    readonly persistent = false,
   ) {
     this.tmpDir = join(root, '.tmp');
   }
 
-  /** Creates the temp dir, emptying what a previous run that did not close cleanly left there. */
+  /**
+   * Creates the temp dir, emptying what a previous run that did not close cleanly left there, and, for
+   * a persistent store, loads the tasks it left (expired ones go at once).
+   */
   async init(): Promise<void> {
     await rm(this.tmpDir, { recursive: true, force: true });
     await mkdir(this.tmpDir, { recursive: true });
+    if (!this.persistent) return;
+    for (const task of await loadTasks(this.root, this.logger)) {
+      this.tasks.set(task.id, task);
+      this.seq = Math.max(this.seq, task.seq);
+    }
+    await this.sweep();
+  }
+
+  /** Writes the task's record (persistent stores only; a removed task is not written). */
+  save(task: Task): Promise<void> {
+    if (!this.persistent) return Promise.resolve();
+    // A record that cannot be written costs the task its restart, not the request: logged only.
+    return this.records.save(task, () => this.tasks.get(task.id) === task).catch((err: Error) => this.logger('error', `could not write the record of task ${task.id}: ${err.message}`));
   }
 
   /** A fresh path in the temp dir, for an upload whose request is not validated yet. */
@@ -146,6 +169,7 @@ export class TaskStore {
       customString: null,
     };
     this.tasks.set(id, task);
+    await this.save(task);
     return task;
   }
 
@@ -169,6 +193,9 @@ export class TaskStore {
   /** Forgets the task at once, then removes its files. */
   async remove(task: Task): Promise<void> {
     if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
+    await this.records.settled(task);
+    // The record goes first: a restart during the removal finds no record and removes the rest.
+    if (this.persistent) await unlink(join(task.dir, RECORD_NAME)).catch(() => {});
     await rm(task.dir, { recursive: true, force: true }).catch((err: Error) =>
       this.logger('warn', `could not remove ${task.dir}: ${err.message}`),
     );
@@ -208,8 +235,14 @@ export class TaskStore {
     await Promise.all(expired.map((t) => this.remove(t)));
   }
 
-  /** Removes every task's files (the metadata dies with the process anyway). */
+  /** Removes every task's files, unless the store is persistent (then the tasks stay for the next run). */
   async clear(): Promise<void> {
+    if (this.persistent) {
+      await this.records.settled();
+      this.tasks.clear();
+      await rm(this.tmpDir, { recursive: true, force: true });
+      return;
+    }
     const all = [...this.tasks.values()];
     this.tasks.clear();
     await Promise.all(all.map((t) => this.remove(t)));

@@ -192,15 +192,18 @@ export async function fetchRemoteFile(raw: string, limits: FetchLimits, bearer?:
   }
 }
 
-/** POSTs JSON (a webhook); resolves with the status code, never follows redirects. */
-export async function postJson(raw: string, payload: unknown, limits: Omit<FetchLimits, 'maxBytes'>): Promise<number> {
+/**
+ * POSTs a form (a webhook: x-www-form-urlencoded, as PHP's `$_POST` reads it); resolves with the status
+ * code, never follows redirects.
+ */
+export async function postForm(raw: string, form: URLSearchParams, limits: Omit<FetchLimits, 'maxBytes'>): Promise<number> {
   const timeout = withTimeout(limits.timeoutSeconds);
   try {
     const target = await checkUrl(raw, limits.allowPrivate);
-    const body = Buffer.from(JSON.stringify(payload));
+    const body = Buffer.from(form.toString());
     const res = await requestPinned(target, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.length), 'User-Agent': 'iloveimg-engine' },
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': String(body.length), 'User-Agent': 'iloveimg-engine' },
       body,
       signal: timeout.signal,
     });

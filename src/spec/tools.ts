@@ -271,6 +271,18 @@ export function toolByName(tool: string): ToolSpec | undefined {
   return TOOLS.find((t) => t.tool === tool);
 }
 
+/**
+ * The API slug for a tool name as clients send it: the slug itself (`compressimage`) or the short name
+ * the official libraries use (`compress`: iloveimg-php builds its class name from it, `newTask('compress')`,
+ * `next('compress')`, so it cannot send the slug). Case and surrounding blanks do not matter. Undefined
+ * for anything else. The short names are the CLI commands of the table above.
+ */
+export function resolveToolName(name: unknown): ToolName | undefined {
+  if (typeof name !== 'string') return undefined;
+  const s = name.trim().toLowerCase();
+  return TOOLS.find((t) => t.tool === s || t.command === s)?.tool;
+}
+
 /** `compression_level` → `compression-level`. */
 export function flagName(param: string): string {
   return param.replace(/_/g, '-');

@@ -381,7 +381,7 @@ describe('hostile content', () => {
     // Nothing appeared beside the data directory; inside it, only generated names.
     expect(await outside()).toEqual(before);
     for (const rel of await walk(dataDir)) {
-      expect(rel).toMatch(/^(\.tmp|[0-9a-f]{40})(\/(chunks|out))?(\/[0-9a-f]{32}(\.[a-z0-9]+)?|\/\d+\.[a-z0-9]+|\/package\.zip|\/[0-9a-f]{32}\.[a-z0-9]+\/\d+)?$/);
+      expect(rel).toMatch(/^(\.tmp|[0-9a-f]{40})(\/(chunks|out))?(\/[0-9a-f]{32}(\.[a-z0-9]+)?|\/\d+\.[a-z0-9]+|\/package\.zip|\/task\.json|\/[0-9a-f]{32}\.[a-z0-9]+\/\d+)?$/);
       expect(rel).not.toMatch(/passwd|evil|win|olute/);
     }
     await healthy();

@@ -258,10 +258,10 @@ describe('limits and quotas', () => {
 });
 
 describe('webhook', () => {
-  it('answers at once and POSTs the task resource to the URL when done', async () => {
+  it('answers at once and POSTs the task resource (form-encoded) to the URL when done', async () => {
     const received: { method?: string; type?: string; body: any }[] = [];
     const listener = await localServer((req, body, res) => {
-      received.push({ method: req.method, type: req.headers['content-type'], body: JSON.parse(body.toString()) });
+      received.push({ method: req.method, type: req.headers['content-type'], body: Object.fromEntries(new URLSearchParams(body.toString())) });
       res.end('ok');
     });
     const w = await Harness.start({ limits: { allowPrivateUrls: true } });
@@ -270,8 +270,8 @@ describe('webhook', () => {
       const answer = await w.process({ task, tool: 'resizeimage', files, percentage: 25, webhook: `${listener.url}/hook` });
       expect(answer).toEqual({ status: 'TaskProcessing', task });
       const call = await waitFor(() => received[0]);
-      expect(call).toMatchObject({ method: 'POST', type: 'application/json' });
-      expect(call.body).toMatchObject({ task, tool: 'resizeimage', status: 'TaskSuccess', download_filename: 'rocket.jpg', files: [{ status: 'FileSuccess' }] });
+      expect(call).toMatchObject({ method: 'POST', type: 'application/x-www-form-urlencoded' });
+      expect(call.body).toMatchObject({ task, tool: 'resizeimage', status: 'TaskSuccess', download_filename: 'rocket.jpg', 'files[0][status]': 'FileSuccess' });
       const meta = await sharp((await w.download(task)).bytes).metadata();
       expect([meta.width, meta.height]).toEqual([160, 107]);
     } finally {

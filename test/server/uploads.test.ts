@@ -134,7 +134,7 @@ describe('the three delete forms', () => {
     expect(await h.json('POST', '/upload/delete', { body: { multipart: [['task', task], ['server_filename', b]] } })).toEqual({ success: true });
     expect(await h.json('DELETE', '/upload', { body: { json: { task, server_filename: c } } })).toEqual({ success: true });
     expect(await fileCount(task)).toBe('0');
-    expect(await readdir(join(dataDir, task))).toEqual([]);
+    expect(await readdir(join(dataDir, task))).toEqual(['task.json']); // only the task's record is left
     const again = await h.json('DELETE', `/upload/${task}/${a}`, {}, 400);
     expect(again.error).toMatchObject({ type: 'UploadError', param: { server_filename: [expect.any(String)] } });
   });

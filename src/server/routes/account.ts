@@ -1,5 +1,5 @@
 /** Start-server endpoints: `/auth`, `/start/{tool}[/{region}]`, `/info`. */
-import { TOOL_NAMES, type ToolName } from '../../spec/tools.js';
+import { TOOL_NAMES, resolveToolName } from '../../spec/tools.js';
 import type { AuthResponse, InfoResponse, StartResponse } from '../../spec/wire.js';
 import { issueToken } from '../auth.js';
 import type { Call, ServerContext } from '../context.js';
@@ -19,11 +19,14 @@ export async function auth(ctx: ServerContext, call: Call): Promise<void> {
 }
 
 export async function start(ctx: ServerContext, call: Call): Promise<void> {
-  const { tool, region } = call.params;
-  call.entry.tool = tool;
-  if (!(TOOL_NAMES as readonly string[]).includes(tool)) {
-    throw new ApiError(400, `Unknown tool: ${tool}`, { tool: [`tool must be one of ${TOOL_NAMES.join(', ')}`] });
+  const { region } = call.params;
+  call.entry.tool = call.params.tool;
+  // Short names (`compress`) are what the official libraries send; the task keeps the API's slug.
+  const tool = resolveToolName(call.params.tool);
+  if (!tool) {
+    throw new ApiError(400, `Unknown tool: ${call.params.tool}`, { tool: [`tool must be one of ${TOOL_NAMES.join(', ')}`] });
   }
+  call.entry.tool = tool;
   if (region !== undefined && !REGIONS.includes(region)) {
     throw new ApiError(400, `Unknown region: ${region}`, { region: [`region must be one of ${REGIONS.join(', ')}`] });
   }
@@ -31,7 +34,7 @@ export async function start(ctx: ServerContext, call: Call): Promise<void> {
   checkOpenTasks(ctx, project);
   const remaining = ctx.store.remaining(project);
   if (remaining <= 0) throw new ApiError(400, 'No remaining files in this project', { remaining_files: ['0'] });
-  const task = await ctx.store.create(project, tool as ToolName);
+  const task = await ctx.store.create(project, tool);
   call.entry.task = task.id;
   const body: StartResponse = { server: ctx.publicHost, task: task.id, remaining_files: remaining };
   sendJson(call.res, 200, body);

@@ -9,7 +9,8 @@ import { sendJson } from '../http.js';
 import { parseProcessRequest } from '../params.js';
 import { failedFiles, processResponse, processTask } from '../process.js';
 import { isProcessed, taskResource, type Task } from '../store.js';
-import { RemoteError, checkUrl, postJson } from '../urls.js';
+import { toBracketPairs } from '../brackets.js';
+import { RemoteError, checkUrl, postForm } from '../urls.js';
 import { checkedKey, keyForTask, requireTask } from './shared.js';
 
 export async function processRoute(ctx: ServerContext, call: Call): Promise<void> {
@@ -44,12 +45,22 @@ export async function processRoute(ctx: ServerContext, call: Call): Promise<void
   if (remaining < req.files.length) throw badParam('files', `Only ${remaining} files remain in this project's quota`);
   task.status = 'TaskProcessing';
   if (key) task.keyFingerprint ??= key.fingerprint;
+  const saved = ctx.store.save(task);
 
-  const job = processTask(ctx, task, req, impl, key).catch((err: Error) => {
-    ctx.logger('error', `processing task ${task.id} failed: ${err.stack ?? err.message}`);
-    Object.assign(task, { status: 'TaskError', statusMessage: 'The server failed while processing this task', processedAt: Date.now() });
-    throw err;
-  });
+  // The outcome is on disk (persistent stores) before anyone hears of it: the answer, a webhook, GET /task.
+  const job = processTask(ctx, task, req, impl, key).then(
+    async (outcome) => {
+      await saved;
+      await ctx.store.save(task);
+      return outcome;
+    },
+    async (err: Error) => {
+      ctx.logger('error', `processing task ${task.id} failed: ${err.stack ?? err.message}`);
+      Object.assign(task, { status: 'TaskError', statusMessage: 'The server failed while processing this task', processedAt: Date.now() });
+      await ctx.store.save(task);
+      throw err;
+    },
+  );
 
   if (req.webhook !== undefined) {
     const callback = req.webhook;
@@ -69,9 +80,19 @@ export async function processRoute(ctx: ServerContext, call: Call): Promise<void
   sendJson(call.res, 200, processResponse(task));
 }
 
+/**
+ * The callback: the task resource, form-encoded in PHP bracket notation, with `server` as the worker's
+ * base URL (scheme included) because the official listener hands it straight to `setWorkerServer()`
+ * before `download()` (docs/protocol-serve.md, "Webhooks").
+ */
+export function webhookForm(ctx: ServerContext, task: Task): URLSearchParams {
+  const resource = { ...taskResource(task, ctx.publicHost), server: ctx.publicUrl };
+  return new URLSearchParams(toBracketPairs(resource));
+}
+
 async function deliverWebhook(ctx: ServerContext, task: Task, url: string): Promise<void> {
   try {
-    const status = await postJson(url, taskResource(task, ctx.publicHost), {
+    const status = await postForm(url, webhookForm(ctx, task), {
       allowPrivate: ctx.limits.allowPrivateUrls,
       timeoutSeconds: ctx.limits.fetchTimeoutSeconds,
     });

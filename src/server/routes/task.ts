@@ -5,7 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { link, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TOOL_NAMES, type ToolName } from '../../spec/tools.js';
+import { TOOL_NAMES, resolveToolName } from '../../spec/tools.js';
 import type { NextTaskResponse, TaskResource } from '../../spec/wire.js';
 import type { Call, ServerContext } from '../context.js';
 import { UnauthorizedError, badParam } from '../errors.js';
@@ -46,7 +46,8 @@ export async function listTasks(ctx: ServerContext, call: Call): Promise<void> {
   if (!secret || !sameSecret(secret, project.secretKey)) {
     throw new UnauthorizedError('secret_key is missing or does not belong to the project of the token');
   }
-  const tool = text(call.fields.tool);
+  // A short name (`compress`) filters like its slug; an unknown name simply matches nothing.
+  const tool = resolveToolName(call.fields.tool) ?? text(call.fields.tool);
   const status = text(call.fields.status);
   const customInt = integerField(call.fields.custom_int, 'custom_int');
   const page = integerField(call.fields.page, 'page', 1) ?? 1;
@@ -62,8 +63,8 @@ export async function listTasks(ctx: ServerContext, call: Call): Promise<void> {
 /** A new task whose files are the parent's outputs, without uploading them again. */
 export async function nextTask(ctx: ServerContext, call: Call): Promise<void> {
   const parent = requireTask(ctx, call, call.fields.task);
-  const tool = text(call.fields.tool);
-  if (!tool || !(TOOL_NAMES as readonly string[]).includes(tool)) {
+  const tool = resolveToolName(call.fields.tool);
+  if (!tool) {
     throw badParam('tool', `tool must be one of ${TOOL_NAMES.join(', ')}`);
   }
   if (!isProcessed(parent) || parent.outputs.length === 0) {
@@ -72,7 +73,7 @@ export async function nextTask(ctx: ServerContext, call: Call): Promise<void> {
   const project = call.auth!.project.publicKey;
   checkOpenTasks(ctx, project);
 
-  const child = await ctx.store.create(project, tool as ToolName);
+  const child = await ctx.store.create(project, tool);
   call.entry.tool = tool;
   const files: Record<string, string> = {};
   for (const output of parent.outputs) {
@@ -84,6 +85,7 @@ export async function nextTask(ctx: ServerContext, call: Call): Promise<void> {
     files[serverFilename] = output.name;
   }
   child.keyFingerprint = parent.keyFingerprint;
+  await ctx.store.save(child);
   const body: NextTaskResponse = { task: child.id, files };
   sendJson(call.res, 200, body);
 }

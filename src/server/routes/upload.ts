@@ -39,11 +39,13 @@ export async function upload(ctx: ServerContext, call: Call): Promise<void> {
     const filename = (part.filename || text(call.fields.filename) || 'file').slice(0, MAX_NAME_CHARS);
     const chunked = call.fields.chunk !== undefined || call.fields.chunks !== undefined;
     const serverFilename = chunked ? await storeChunk(ctx, call, task, part, filename, key) : await storeFile(task, part, filename, key);
+    await ctx.store.save(task);
     const body: UploadResponse = { server_filename: serverFilename };
     sendJson(call.res, 200, body);
   } catch (err) {
     // The task was deleted while the file was arriving: its directory is gone.
     if (!ctx.store.has(task)) throw taskNotFound();
+    await ctx.store.save(task); // a chunk may have been kept before the error
     throw err;
   } finally {
     // Moved away on success; otherwise it must not linger in the temp dir.
@@ -169,6 +171,8 @@ export async function deleteUpload(ctx: ServerContext, call: Call): Promise<void
   if (task.status === 'TaskProcessing') throw badParam('task', 'Files cannot be deleted while the task is processing');
   task.files.delete(file.serverFilename);
   task.touchedAt = Date.now();
+  // The record first: a restart between the two must not find a record naming a missing file.
+  await ctx.store.save(task);
   await rm(file.path, { force: true });
   sendJson(call.res, 200, { success: true });
 }
