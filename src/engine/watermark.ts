@@ -10,7 +10,7 @@
  * - A stamp larger than the image (for mosaic: than a grid cell) is scaled down to fit, keeping its ratio.
  * - East/West are the same places as CenterEast/CenterWest.
  * - `transparency` is the opacity in percent (100 = opaque), applied to the stamp's alpha.
- * Fields the official PHP library adds (docs/protocol-serve.md, "Watermark element fields"):
+ * Fields the official PHP library adds (docs/protocol.md §11, "Watermark element fields"):
  * - `width_percent`/`height_percent` scale the stamp, up or down and keeping its ratio, to fit a box of
  *   that share of the image's width/height (a text stamp is drawn again at the matching font size, so it
  *   stays sharp); a `width_percent` of 0 or none leaves the stamp at its own size (`height_percent` alone,

@@ -122,7 +122,7 @@ export function jsonDepth(text: string): number {
 /**
  * The reverse of `buildFields`: nested values as PHP bracket pairs, as PHP's `http_build_query` writes
  * them (`files[0][status]=FileSuccess`; true → 1, false → 0). Unlike PHP, null becomes '' instead of
- * disappearing, so every field of a webhook body is present for `$_POST[...]` (docs/protocol-serve.md).
+ * disappearing, so every field of a webhook body is present for `$_POST[...]` (docs/protocol.md §11).
  */
 export function toBracketPairs(value: unknown, prefix = ''): [string, string][] {
   if (value !== null && typeof value === 'object') {

@@ -3,7 +3,7 @@
  * public property of its `Element`, defaults included, on every element): folded into the reference's
  * fields where their meaning is clear, handed to the engine where it has an effect, and otherwise
  * accepted and reported as a task warning when they carry anything but the library's neutral default.
- * The mapping and its evidence: docs/protocol-serve.md, "Watermark element fields".
+ * The mapping and its evidence: docs/protocol.md §11, "Watermark element fields".
  */
 import { ParamError, coerceParam, type ParamSpec } from '../spec/tools.js';
 import type { Fields } from './brackets.js';

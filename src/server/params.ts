@@ -225,7 +225,7 @@ export function parseProcessRequest(fields: Fields, taskTool: ToolName): Process
     files,
     params,
     ignoreErrors: (value('ignore_errors') ?? true) as boolean,
-    // iloveimg-php sends its repair flag as `try_repair` (docs/protocol-serve.md); the reference's name wins.
+    // iloveimg-php sends its repair flag as `try_repair` (docs/protocol.md §11); the reference's name wins.
     tryRepair: (value('try_image_repair') ?? (isAbsent(fields.try_repair) ? undefined : problems.coerce({ ...common('try_image_repair'), name: 'try_repair' }, fields.try_repair)) ?? true) as boolean,
     outputFilename: value('output_filename') as string | undefined,
     packagedFilename: value('packaged_filename') as string | undefined,

@@ -9,7 +9,7 @@
  * written, a half-written output) are removed; a task caught processing goes back to TaskWaiting with
  * its uploads, to be processed again. Records of another format version are left alone (a newer
  * serve's data) and not loaded. No key is ever written: encrypted files keep only the fingerprint.
- * Decisions and their reasons: docs/protocol-serve.md, "Tasks across restarts".
+ * Decisions and their reasons: docs/protocol.md §11, "Tasks across restarts".
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';

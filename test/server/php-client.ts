@@ -1,6 +1,6 @@
 /**
  * The requests of the official iLoveIMG PHP library (v1.1.17), reproduced byte for byte where it
- * matters, so that CI guards compatibility without PHP (docs/protocol-serve.md lists the evidence).
+ * matters, so that CI guards compatibility without PHP (docs/protocol.md §11 lists the evidence).
  *
  * - Every request carries `Authorization: Bearer <HS256 JWT>` and `Accept: application/json`.
  * - GETs (`start`, `info`, `download`) still carry a form body `v=php.1.1.17` (Guzzle `form_params`).

@@ -56,7 +56,7 @@ describe('Element fields of the PHP library', () => {
     expect(body).toMatchObject({ status: 'TaskSuccess' });
     expect(body.status_message).toBeUndefined();
     const box = ink(data!, info!);
-    // width_percent=100 is sent by default: the text fits the whole width (docs/protocol-serve.md).
+    // width_percent=100 is sent by default: the text fits the whole width (docs/protocol.md §11).
     expect(box.width).toBeGreaterThan(950);
     expect(box.width).toBeLessThanOrEqual(1000);
   });

@@ -83,7 +83,7 @@ export async function processRoute(ctx: ServerContext, call: Call): Promise<void
 /**
  * The callback: the task resource, form-encoded in PHP bracket notation, with `server` as the worker's
  * base URL (scheme included) because the official listener hands it straight to `setWorkerServer()`
- * before `download()` (docs/protocol-serve.md, "Webhooks").
+ * before `download()` (docs/protocol.md §11, "Webhooks").
  */
 export function webhookForm(ctx: ServerContext, task: Task): URLSearchParams {
   const resource = { ...taskResource(task, ctx.publicHost), server: ctx.publicUrl };
