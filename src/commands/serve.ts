@@ -25,7 +25,7 @@ export default function create(ctx: AppContext): Command {
     .option('--host <address>', 'Interface to listen on', '127.0.0.1')
     .option('--port <n>', 'Port (0 picks a free one)', numberOption('--port', { min: 0, max: 65535 }), 8080)
     .option('--public-host <host[:port]>', 'Host the API hands out as `server` for workers (default host:port)')
-    .option('--data-dir <dir>', 'Keep task files here (default: a temporary directory, removed on exit)')
+    .option('--data-dir <dir>', 'Keep tasks here; a restart with the same directory and keys serves them again (default: a temporary directory, removed on exit)')
     .option('--concurrency <n>', 'Images processed at once (default 2: sharp uses one thread per image)', numberOption('--concurrency', { min: 1, max: 64 }))
     .option('--max-upload-mb <n>', 'Largest accepted file, in MB (default 200)', numberOption('--max-upload-mb', { min: 1, integer: false }))
     .option('--max-pixels <n>', 'Largest accepted image, in pixels (default 268402689)', numberOption('--max-pixels', { min: 1 }))
