@@ -60,7 +60,7 @@ __iloveimg_subs() {
 
 # $1 = command path: sets __iloveimg_words to its options, the global ones included.
 __iloveimg_opts() {
-  __iloveimg_words=('--api-url' '--public-key' '--secret-key' '--local' '--profile' '--config-dir' '--timeout' '--retries' '--json' '--ndjson' '-q' '--quiet' '-v' '--verbose')
+  __iloveimg_words=('--api-url' '--public-key' '--secret-key' '--local' '--profile' '--config-dir' '--timeout' '--idle-timeout' '--retries' '--json' '--ndjson' '-q' '--quiet' '-v' '--verbose')
   case "$1" in
     '') __iloveimg_words+=('-V' '--version' '-h' '--help') ;;
     'compress') __iloveimg_words+=('-l' '--compression-level' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--min-savings' '--then' '-h' '--help') ;;
@@ -287,6 +287,7 @@ __iloveimg_optval() {
     *'|--profile') __iloveimg_kind=profiles ;;
     *'|--config-dir') __iloveimg_kind=dirs ;;
     *'|--timeout') __iloveimg_kind=any ;;
+    *'|--idle-timeout') __iloveimg_kind=any ;;
     *'|--retries') __iloveimg_kind=any ;;
   esac
 }

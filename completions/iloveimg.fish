@@ -503,6 +503,8 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case '*|--timeout'
             return 0
+        case '*|--idle-timeout'
+            return 0
         case '*|--retries'
             return 0
     end
@@ -553,6 +555,7 @@ complete -c iloveimg -l local -d 'Use the embedded engine even when keys are con
 complete -c iloveimg -l profile -x -a '(__iloveimg_profiles)' -d 'Use this saved profile (env ILOVEIMG_PROFILE)'
 complete -c iloveimg -l config-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Where profiles are kept (env ILOVEIMG_CONFIG_DIR)'
 complete -c iloveimg -l timeout -x -d 'Per-request timeout (default 300)'
+complete -c iloveimg -l idle-timeout -x -d 'Give up a download attempt when no byte arrives for this long (default 30)'
 complete -c iloveimg -l retries -x -d 'Retries of a failed request (default 6)'
 complete -c iloveimg -l json -d 'Print one JSON document on stdout (nothing else goes to stdout)'
 complete -c iloveimg -l ndjson -d 'Print one JSON event per line on stdout as files finish'
@@ -935,7 +938,7 @@ complete -c iloveimg -n '__iloveimg_is tasks wait' -l timeout -x -d 'Give up aft
 complete -c iloveimg -n '__iloveimg_is tasks wait' -s h -l help -d 'Show help'
 
 # iloveimg tasks download
-complete -c iloveimg -n '__iloveimg_is tasks download' -s o -l output-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Where to write the files'
+complete -c iloveimg -n '__iloveimg_is tasks download' -s o -l output-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Where to write the files (default: a new folder named after the task)'
 complete -c iloveimg -n '__iloveimg_is tasks download' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a file exists'
 complete -c iloveimg -n '__iloveimg_is tasks download' -l keep-zip -d 'Save a multi-file result as the zip the server sent'
 complete -c iloveimg -n '__iloveimg_is tasks download' -s h -l help -d 'Show help'
