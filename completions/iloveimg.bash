@@ -92,7 +92,7 @@ __iloveimg_opts() {
     'config unset') __iloveimg_words+=('-h' '--help') ;;
     'config path') __iloveimg_words+=('-h' '--help') ;;
     'quota') __iloveimg_words+=('-h' '--help') ;;
-    'serve') __iloveimg_words+=('--host' '--port' '--public-host' '--data-dir' '--concurrency' '--max-upload-mb' '--max-pixels' '--file-timeout' '--max-open-tasks' '--rate-limit' '--task-ttl' '--allow-private-urls' '--tls-cert' '--tls-key' '--faults' '-h' '--help') ;;
+    'serve') __iloveimg_words+=('--host' '--port' '--public-host' '--data-dir' '--concurrency' '--max-upload-mb' '--max-pixels' '--file-timeout' '--max-open-tasks' '--rate-limit' '--task-ttl' '--max-decode-mb' '--max-connections' '--headers-timeout' '--request-timeout' '--allow-private-urls' '--tls-cert' '--tls-key' '--faults' '-h' '--help') ;;
     'completion') __iloveimg_words+=('-h' '--help') ;;
   esac
 }
@@ -278,6 +278,10 @@ __iloveimg_optval() {
     'serve|--max-open-tasks') __iloveimg_kind=any ;;
     'serve|--rate-limit') __iloveimg_kind=any ;;
     'serve|--task-ttl') __iloveimg_kind=any ;;
+    'serve|--max-decode-mb') __iloveimg_kind=any ;;
+    'serve|--max-connections') __iloveimg_kind=any ;;
+    'serve|--headers-timeout') __iloveimg_kind=any ;;
+    'serve|--request-timeout') __iloveimg_kind=any ;;
     'serve|--tls-cert') __iloveimg_kind=files ;;
     'serve|--tls-key') __iloveimg_kind=files ;;
     'serve|--faults') __iloveimg_kind=any ;;

@@ -485,6 +485,14 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'serve|--task-ttl'
             return 0
+        case 'serve|--max-decode-mb'
+            return 0
+        case 'serve|--max-connections'
+            return 0
+        case 'serve|--headers-timeout'
+            return 0
+        case 'serve|--request-timeout'
+            return 0
         case 'serve|--tls-cert'
             return 0
         case 'serve|--tls-key'
@@ -1015,6 +1023,10 @@ complete -c iloveimg -n '__iloveimg_is serve' -l file-timeout -x -d 'Processing 
 complete -c iloveimg -n '__iloveimg_is serve' -l max-open-tasks -x -d 'Open tasks per project (default 1000)'
 complete -c iloveimg -n '__iloveimg_is serve' -l rate-limit -x -d 'Requests per minute per project; 0 = off (default 0)'
 complete -c iloveimg -n '__iloveimg_is serve' -l task-ttl -x -d 'Tasks and files are deleted this long after processing (default 7200)'
+complete -c iloveimg -n '__iloveimg_is serve' -l max-decode-mb -x -d 'Decode memory for the images processed at once, estimated from their headers; a file needing more is refused (default 1000, 0 = off)'
+complete -c iloveimg -n '__iloveimg_is serve' -l max-connections -x -d 'Connections open at once (default 512, 0 = no cap)'
+complete -c iloveimg -n '__iloveimg_is serve' -l headers-timeout -x -d 'Time a client has to send its request headers (default 20)'
+complete -c iloveimg -n '__iloveimg_is serve' -l request-timeout -x -d 'Time a client has to send a whole request, body included (default 300)'
 complete -c iloveimg -n '__iloveimg_is serve' -l allow-private-urls -d 'Let cloud_file and webhook URLs point at loopback, private and link-local addresses'
 complete -c iloveimg -n '__iloveimg_is serve' -l tls-cert -r -F -d 'Serve HTTPS with this PEM certificate (with --tls-key): what unmodified official libraries need'
 complete -c iloveimg -n '__iloveimg_is serve' -l tls-key -r -F -d 'The PEM private key of --tls-cert'

@@ -18,6 +18,7 @@ export const ENV_HELP = `Environment:
   ILOVEIMG_PROFILE                           profile to use (like --profile)
   ILOVEIMG_CONFIG_DIR                        where profiles are kept (like --config-dir)
   ILOVEIMG_FILE_ENCRYPTION_KEY               file encryption key (16, 24 or 32 characters)
+  ILOVEIMG_MAX_RESULT_SIZE                   largest result to download, e.g. 2GB (default: from the inputs)
   NO_COLOR                                   no colours
 
 Settings are taken from, in order: flag > environment > selected profile > default profile.
