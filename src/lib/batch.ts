@@ -399,6 +399,12 @@ async function downloadAndWrite(
   const inputBytes = members.map((m) => m.inputBytes);
   const limits = limitsFor({ tools: opts.steps.map((s) => s.tool), inputBytes: inputBytes.reduce((a, b) => a + b, 0), largestInput: Math.max(0, ...inputBytes), override: opts.maxResultBytes });
   await fetchResult(client, ref, { fallbackName: () => members[0].sentName, limits }, async (result) => {
+    // A single result refused outright (not an image, too large) is every member's failure.
+    const refused = !result.zip && result.files[0]?.error;
+    if (refused) {
+      for (const m of members) fail(m, refused.type, refused.message, ref.task);
+      return;
+    }
     // Zip entry names are only ever used to match stems (no zip-slip); empty entries are no output.
     const outputs = result.zip ? result.files.filter((f) => f.bytes > 0 || f.error) : result.files;
     // A joined output (animated GIF) is one file for all its inputs: written once, reported for each.

@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { IloveimgClient, TaskRef } from '../api/client.js';
 import { NotAnImageError, parseSize, ResultTooLargeError, type DownloadLimits } from '../api/download-limits.js';
 import { UsageError } from './errors.js';
+import { ApiError } from '../api/errors.js';
 import { trackTempDir } from './cleanup.js';
 import { sniff } from './inputs.js';
 import { extractEntry, listZip } from './unzip-bounded.js';
@@ -53,7 +54,15 @@ export async function fetchResult<T>(
   const untrack = trackTempDir(dir);
   try {
     const tmp = path.join(dir, 'download');
-    const res = await client.download(ref, tmp, { maxBytes: opts.limits.maxBytes, check: imageCheck(true) });
+    const res = await client.download(ref, tmp, { maxBytes: opts.limits.maxBytes, check: imageCheck(true) }).catch((e: unknown) => {
+      // Refused by its bounds or its first bytes: a failed file, not a failed command.
+      if (e instanceof ApiError && (e.type === 'NotAnImage' || e.type === 'ResultTooLarge')) return e;
+      throw e;
+    });
+    if (res instanceof ApiError) {
+      const error = { type: res.type, message: res.message };
+      return await use({ zip: false, files: [{ name: opts.fallbackName(false), path: tmp, bytes: 0, head: Buffer.alloc(0), error }] });
+    }
     const { head, bytes } = await headOf(tmp);
     const zip = isZip(head);
     if (!zip || opts.keepZip) {

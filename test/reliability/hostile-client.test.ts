@@ -150,6 +150,24 @@ describe('case 2: bounded, streamed downloads; every result sniffed', () => {
     expect(existsSync(path.join(dir, 'out'))).toBe(false);
   });
 
+  it('tasks download: a non-image result, and a non-image zip entry, are failed files, not written', async () => {
+    const dir = await inputs([]);
+    const t = api.makeTask('rotateimage');
+    api.evil.download = { kind: 'zip', entries: { 'good.jpg': jpeg, 'evil.jpg': Buffer.from('#!/bin/sh\nrm -rf ~\n') } };
+    let res = await runCli(['tasks', 'download', t.id, '-o', 'out', '--json'], { cwd: dir, env: env() });
+    expect(res.code).toBe(3);
+    expect(JSON.parse(res.stdout).files).toMatchObject([
+      { name: 'good.jpg', status: 'ok' },
+      { name: 'evil.jpg', status: 'failed', error: expect.stringMatching(/not an image/) },
+    ]);
+    expect(await tree(path.join(dir, 'out'))).toEqual(['good.jpg']);
+    api.evil.download = { kind: 'raw', body: Buffer.from('<html>hello</html>'), headers: { 'content-disposition': 'attachment; filename="x.jpg"' } };
+    res = await runCli(['tasks', 'download', t.id, '-o', 'out2', '--json'], { cwd: dir, env: env() });
+    expect(res.code).toBe(3);
+    expect(JSON.parse(res.stdout).files).toMatchObject([{ status: 'failed', error: expect.stringMatching(/not an image/) }]);
+    expect(await tree(path.join(dir, 'out2'))).toEqual([]);
+  });
+
   it('a download redirected to another origin is refused before that origin is asked', async () => {
     const asked: string[] = [];
     const other = http.createServer((req, res) => {
