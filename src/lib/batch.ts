@@ -232,7 +232,7 @@ async function runGroup(
     for (const m of alive()) opts.events?.onStage?.(m.item, 'processing');
     let status = await processAndWait(client, ref, files, await stepParams(client, ref, first), opts, members, fail);
     taskInfo.status = status;
-    if (status === 'TaskSuccess') processed = ref.task;
+    if (status.startsWith('TaskSuccess')) processed = ref.task;
     if (opts.noWait) {
       for (const m of alive()) {
         m.done = true;
@@ -253,7 +253,7 @@ async function runGroup(
       for (const m of alive()) if (!present.has(stem(m.sentName)) && !opts.joined) fail(m, 'ProcessingError', `not passed on to ${step.tool} by the server`, next.task);
       status = await processAndWait(client, ref, files, await stepParams(client, ref, step), opts, members, fail);
       info.status = status;
-      if (status === 'TaskSuccess') processed = ref.task;
+      if (status.startsWith('TaskSuccess')) processed = ref.task;
     }
     if (alive().length === 0) return;
     for (const m of alive()) opts.events?.onStage?.(m.item, 'downloading');

@@ -121,12 +121,14 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
   const { startServer } = await import('../server/index.js');
   // The engine's data directory is made here so that a hard exit (second Ctrl-C) removes it too.
   const { mkdtemp, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
+  const { tmpdir, totalmem } = await import('node:os');
   const { join } = await import('node:path');
   const { trackTempDir } = await import('./cleanup.js');
   const dataDir = await mkdtemp(join(tmpdir(), 'iloveimg-engine-'));
   const untrack = trackTempDir(dataDir);
-  const server = await startServer({ host: '127.0.0.1', port: 0, dataDir }).catch(async (e: unknown) => {
+  // The user's own files: the decode-memory cap is half the machine's memory, not serve's 1000 MB.
+  const limits = { maxDecodeBytes: Math.max(1e9, Math.floor(totalmem() / 2)) };
+  const server = await startServer({ host: '127.0.0.1', port: 0, dataDir, limits }).catch(async (e: unknown) => {
     await rm(dataDir, { recursive: true, force: true });
     untrack();
     throw e;
