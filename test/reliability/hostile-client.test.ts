@@ -89,6 +89,25 @@ describe('case 1: tasks download writes only plain, non-dot files directly under
 });
 
 describe('case 6: a symbolic link below out/ is never followed', () => {
+  it('tasks download: a link at a destination is replaced, not written through; a linked task folder is refused', async () => {
+    const dir = await inputs([]);
+    const victim = path.join(dir, 'victim.txt');
+    await writeFile(victim, 'keep');
+    await mkdir(path.join(dir, 'out'));
+    await symlink(victim, path.join(dir, 'out', 'ok.jpg'));
+    const t = api.makeTask('rotateimage');
+    api.evil.download = { kind: 'raw', body: jpeg, headers: { 'content-disposition': 'attachment; filename="ok.jpg"' } };
+    const res = await runCli(['tasks', 'download', t.id, '-o', 'out', '--on-conflict', 'overwrite'], { cwd: dir, env: env() });
+    expect(res.code, res.stderr).toBe(0);
+    expect(await readFile(victim, 'utf8')).toBe('keep');
+    expect((await lstat(path.join(dir, 'out', 'ok.jpg'))).isFile()).toBe(true);
+    // Without -o the folder is named after the task; a link of that name is not followed.
+    await symlink(path.join(dir, 'out'), path.join(dir, t.id));
+    const linked = await runCli(['tasks', 'download', t.id], { cwd: dir, env: env() });
+    expect(linked.code).not.toBe(0);
+    expect(linked.stderr).toMatch(/is not a folder; pass -o DIR/);
+  });
+
   it('out/sub → a folder outside: that file fails, nothing is written there, the others are written', async () => {
     const dir = await inputs(['in/sub/a.jpg', 'in/b.jpg']);
     const outside = path.join(dir, 'outside');
