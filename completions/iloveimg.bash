@@ -60,7 +60,7 @@ __iloveimg_subs() {
 
 # $1 = command path: sets __iloveimg_words to its options, the global ones included.
 __iloveimg_opts() {
-  __iloveimg_words=('--api-url' '--public-key' '--secret-key' '--local' '--profile' '--config-dir' '--timeout' '--retries' '--json' '--ndjson' '-q' '--quiet' '-v' '--verbose')
+  __iloveimg_words=('--api-url' '--public-key' '--secret-key' '--local' '--profile' '--config-dir' '--timeout' '--idle-timeout' '--retries' '--json' '--ndjson' '-q' '--quiet' '-v' '--verbose')
   case "$1" in
     '') __iloveimg_words+=('-V' '--version' '-h' '--help') ;;
     'compress') __iloveimg_words+=('-l' '--compression-level' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--min-savings' '--then' '-h' '--help') ;;
@@ -92,7 +92,7 @@ __iloveimg_opts() {
     'config unset') __iloveimg_words+=('-h' '--help') ;;
     'config path') __iloveimg_words+=('-h' '--help') ;;
     'quota') __iloveimg_words+=('-h' '--help') ;;
-    'serve') __iloveimg_words+=('--host' '--port' '--public-host' '--data-dir' '--concurrency' '--max-upload-mb' '--max-pixels' '--file-timeout' '--max-open-tasks' '--rate-limit' '--task-ttl' '--allow-private-urls' '--tls-cert' '--tls-key' '--faults' '-h' '--help') ;;
+    'serve') __iloveimg_words+=('--host' '--port' '--public-host' '--data-dir' '--concurrency' '--max-upload-mb' '--max-pixels' '--file-timeout' '--max-open-tasks' '--rate-limit' '--task-ttl' '--max-decode-mb' '--max-connections' '--headers-timeout' '--request-timeout' '--allow-private-urls' '--tls-cert' '--tls-key' '--faults' '-h' '--help') ;;
     'completion') __iloveimg_words+=('-h' '--help') ;;
   esac
 }
@@ -278,6 +278,10 @@ __iloveimg_optval() {
     'serve|--max-open-tasks') __iloveimg_kind=any ;;
     'serve|--rate-limit') __iloveimg_kind=any ;;
     'serve|--task-ttl') __iloveimg_kind=any ;;
+    'serve|--max-decode-mb') __iloveimg_kind=any ;;
+    'serve|--max-connections') __iloveimg_kind=any ;;
+    'serve|--headers-timeout') __iloveimg_kind=any ;;
+    'serve|--request-timeout') __iloveimg_kind=any ;;
     'serve|--tls-cert') __iloveimg_kind=files ;;
     'serve|--tls-key') __iloveimg_kind=files ;;
     'serve|--faults') __iloveimg_kind=any ;;
@@ -287,6 +291,7 @@ __iloveimg_optval() {
     *'|--profile') __iloveimg_kind=profiles ;;
     *'|--config-dir') __iloveimg_kind=dirs ;;
     *'|--timeout') __iloveimg_kind=any ;;
+    *'|--idle-timeout') __iloveimg_kind=any ;;
     *'|--retries') __iloveimg_kind=any ;;
   esac
 }

@@ -485,6 +485,14 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'serve|--task-ttl'
             return 0
+        case 'serve|--max-decode-mb'
+            return 0
+        case 'serve|--max-connections'
+            return 0
+        case 'serve|--headers-timeout'
+            return 0
+        case 'serve|--request-timeout'
+            return 0
         case 'serve|--tls-cert'
             return 0
         case 'serve|--tls-key'
@@ -502,6 +510,8 @@ function __iloveimg_takes_value --argument-names path flag
         case '*|--config-dir'
             return 0
         case '*|--timeout'
+            return 0
+        case '*|--idle-timeout'
             return 0
         case '*|--retries'
             return 0
@@ -553,6 +563,7 @@ complete -c iloveimg -l local -d 'Use the embedded engine even when keys are con
 complete -c iloveimg -l profile -x -a '(__iloveimg_profiles)' -d 'Use this saved profile (env ILOVEIMG_PROFILE)'
 complete -c iloveimg -l config-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Where profiles are kept (env ILOVEIMG_CONFIG_DIR)'
 complete -c iloveimg -l timeout -x -d 'Per-request timeout (default 300)'
+complete -c iloveimg -l idle-timeout -x -d 'Give up a download attempt when no byte arrives for this long (default 30)'
 complete -c iloveimg -l retries -x -d 'Retries of a failed request (default 6)'
 complete -c iloveimg -l json -d 'Print one JSON document on stdout (nothing else goes to stdout)'
 complete -c iloveimg -l ndjson -d 'Print one JSON event per line on stdout as files finish'
@@ -935,7 +946,7 @@ complete -c iloveimg -n '__iloveimg_is tasks wait' -l timeout -x -d 'Give up aft
 complete -c iloveimg -n '__iloveimg_is tasks wait' -s h -l help -d 'Show help'
 
 # iloveimg tasks download
-complete -c iloveimg -n '__iloveimg_is tasks download' -s o -l output-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Where to write the files'
+complete -c iloveimg -n '__iloveimg_is tasks download' -s o -l output-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Where to write the files (default: a new folder named after the task)'
 complete -c iloveimg -n '__iloveimg_is tasks download' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a file exists'
 complete -c iloveimg -n '__iloveimg_is tasks download' -l keep-zip -d 'Save a multi-file result as the zip the server sent'
 complete -c iloveimg -n '__iloveimg_is tasks download' -s h -l help -d 'Show help'
@@ -1012,6 +1023,10 @@ complete -c iloveimg -n '__iloveimg_is serve' -l file-timeout -x -d 'Processing 
 complete -c iloveimg -n '__iloveimg_is serve' -l max-open-tasks -x -d 'Open tasks per project (default 1000)'
 complete -c iloveimg -n '__iloveimg_is serve' -l rate-limit -x -d 'Requests per minute per project; 0 = off (default 0)'
 complete -c iloveimg -n '__iloveimg_is serve' -l task-ttl -x -d 'Tasks and files are deleted this long after processing (default 7200)'
+complete -c iloveimg -n '__iloveimg_is serve' -l max-decode-mb -x -d 'Decode memory for the images processed at once, estimated from their headers; a file needing more is refused (default 1000, 0 = off)'
+complete -c iloveimg -n '__iloveimg_is serve' -l max-connections -x -d 'Connections open at once (default 512, 0 = no cap)'
+complete -c iloveimg -n '__iloveimg_is serve' -l headers-timeout -x -d 'Time a client has to send its request headers (default 20)'
+complete -c iloveimg -n '__iloveimg_is serve' -l request-timeout -x -d 'Time a client has to send a whole request, body included (default 300)'
 complete -c iloveimg -n '__iloveimg_is serve' -l allow-private-urls -d 'Let cloud_file and webhook URLs point at loopback, private and link-local addresses'
 complete -c iloveimg -n '__iloveimg_is serve' -l tls-cert -r -F -d 'Serve HTTPS with this PEM certificate (with --tls-key): what unmodified official libraries need'
 complete -c iloveimg -n '__iloveimg_is serve' -l tls-key -r -F -d 'The PEM private key of --tls-cert'

@@ -10,6 +10,7 @@ import type { AppContext } from './lib/context.js';
 import { CliError, EXIT, EXIT_CODE_HELP } from './lib/errors.js';
 import { registry } from './commands/index.js';
 import { numberOption } from './lib/number-option.js';
+import { addSecret, cleanText, guardStream } from './lib/sanitize.js';
 
 export const ENV_HELP = `Environment:
   ILOVEIMG_PUBLIC_KEY, ILOVEIMG_SECRET_KEY   API keys (override the profile)
@@ -17,6 +18,7 @@ export const ENV_HELP = `Environment:
   ILOVEIMG_PROFILE                           profile to use (like --profile)
   ILOVEIMG_CONFIG_DIR                        where profiles are kept (like --config-dir)
   ILOVEIMG_FILE_ENCRYPTION_KEY               file encryption key (16, 24 or 32 characters)
+  ILOVEIMG_MAX_RESULT_SIZE                   largest result to download, e.g. 2GB (default: from the inputs)
   NO_COLOR                                   no colours
 
 Settings are taken from, in order: flag > environment > selected profile > default profile.
@@ -24,7 +26,7 @@ With no keys at all (or with --local), the embedded engine runs in-process: no a
 
 
 /** Root options that take a value, so that `--profile work compress …` still finds `compress`. */
-const VALUE_OPTIONS = new Set(['--api-url', '--public-key', '--secret-key', '--profile', '--config-dir', '--timeout', '--retries']);
+const VALUE_OPTIONS = new Set(['--api-url', '--public-key', '--secret-key', '--profile', '--config-dir', '--timeout', '--idle-timeout', '--retries']);
 
 /** The command named in argv, if it is one of ours and can be built alone. */
 function singleCommand(argv: string[]): string | undefined {
@@ -68,6 +70,7 @@ export async function buildProgram(ctx: AppContext, only?: string): Promise<Comm
     .option('--profile <name>', 'Use this saved profile (env ILOVEIMG_PROFILE)')
     .option('--config-dir <dir>', 'Where profiles are kept (env ILOVEIMG_CONFIG_DIR)')
     .option('--timeout <seconds>', 'Per-request timeout (default 300)', (v) => seconds(v))
+    .option('--idle-timeout <seconds>', 'Give up a download attempt when no byte arrives for this long (default 30)', (v) => seconds(v, '--idle-timeout'))
     .option('--retries <n>', `Retries of a failed request (default ${DEFAULT_RETRIES})`, numberOption('--retries', { min: 0, max: 20 }))
     .optionsGroup('Output:')
     .option('--json', 'Print one JSON document on stdout (nothing else goes to stdout)')
@@ -105,15 +108,21 @@ function configureTree(cmd: Command, ctx: AppContext): Command {
   return cmd;
 }
 
-function seconds(v: string): number {
+function seconds(v: string, flag = '--timeout'): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--timeout must be a positive number of seconds');
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number of seconds`);
   return Math.round(n * 1000);
 }
 
 /** Runs the program on `argv` (without node and the script) and returns the exit code. */
 export async function run(argv: string[], ctx: AppContext): Promise<number> {
   ctx.argv ??= argv;
+  // No secret and no token is ever printed, whatever its origin (README "Security").
+  addSecret(ctx.env.ILOVEIMG_SECRET_KEY);
+  addSecret(ctx.env.ILOVEIMG_FILE_ENCRYPTION_KEY);
+  argv.forEach((a, i) => (a === '--secret-key' || a === '--file-encryption-key' ? addSecret(argv[i + 1]) : undefined));
+  ctx.stdout = guardStream(ctx.stdout);
+  ctx.stderr = guardStream(ctx.stderr);
   try {
     const program = await buildProgram(ctx, singleCommand(argv));
     await program.parseAsync(argv, { from: 'user' });
@@ -138,7 +147,7 @@ function reportError(e: unknown, ctx: AppContext, verbose: boolean): number {
     return e.exitCode;
   }
   if (e instanceof ApiError) {
-    err(`error: ${e.message}${e.status ? ` (HTTP ${e.status}, ${e.step})` : ''}`);
+    err(`error: ${cleanText(e.message)}${e.status ? ` (HTTP ${e.status}, ${e.step})` : ''}`);
     if (e.status === 401) {
       err('Check your keys (`iloveimg config list`), or run `iloveimg login`.');
       return EXIT.AUTH;
@@ -149,7 +158,7 @@ function reportError(e: unknown, ctx: AppContext, verbose: boolean): number {
     err('interrupted');
     return EXIT.INTERRUPTED;
   }
-  err(`error: ${(e as Error)?.message ?? String(e)}`);
+  err(`error: ${cleanText((e as Error)?.message ?? String(e))}`);
   if (verbose && (e as Error)?.stack) err((e as Error).stack!);
   else err('Run again with --verbose for details.');
   return EXIT.ERROR;

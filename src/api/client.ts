@@ -17,6 +17,7 @@ import type { Got, Response } from 'got';
 import { TokenSigner, type Credentials } from './auth.js';
 import { ApiError, ConnectionError, type Step } from './errors.js';
 import { DEFAULT_RETRIES, retryDelay, shouldRetry, type RetryPolicy } from './retry.js';
+import { boundedCounter, MAX_JSON_BYTES, NotAnImageError, ResultTooLargeError } from './download-limits.js';
 import type {
   InfoResponse,
   NextTaskResponse,
@@ -36,6 +37,8 @@ export interface ClientOptions {
   credentials: Credentials;
   /** Per-request timeout in milliseconds (uploads and downloads get it per attempt). */
   timeoutMs?: number;
+  /** Downloads fail when no byte arrives for this long (default 30 s), whatever the total timeout. */
+  idleTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   userAgent?: string;
   /** Called before each retry, e.g. to report it or to lower the concurrency on 429. */
@@ -210,11 +213,9 @@ export class IloveimgClient {
   /**
    * `POST /v1/task/next`: a connected task on the parent's outputs, with no re-upload.
    *
-   * Sent again after a connection failure or a 5xx like an idempotent request. It is not quite one:
-   * when only the answer was lost, the server did make a child task, and the retry makes a second.
-   * That first child cannot be found (its id was in the lost answer), holds no upload of ours (only
-   * links to the parent's outputs) and is never processed, so it only costs an open-task slot until
-   * the server expires it — far better than failing the whole group, which is the alternative.
+   * Not idempotent: when only the answer was lost, the server did make a child task, and sending it
+   * again would make a second. So it is resent only on 429/503 here; after a lost answer the caller
+   * looks for the child first (src/lib/split-group.ts `nextTask`).
    */
   async next(ref: TaskRef, tool: ToolName | string): Promise<TaskRef & { files: Record<string, string> }> {
     const res = await this.call<NextTaskResponse>({
@@ -222,7 +223,7 @@ export class IloveimgClient {
       method: 'POST',
       url: this.workerUrl(ref, 'task/next'),
       json: { task: ref.task, tool },
-      idempotent: true, // see above: a repeat may orphan a child task, which expires by itself
+      idempotent: false, // see above
     });
     return { task: res.task, tool, server: ref.server, files: res.files ?? {} };
   }
@@ -250,13 +251,15 @@ export class IloveimgClient {
    * `GET /v1/download/{task}` streamed to `destPath` (the caller's temporary file). Returns the name
    * the server gave it; whether it is a zip is decided from the bytes by the caller.
    */
-  async download(ref: TaskRef, destPath: string): Promise<DownloadResult> {
+  async download(ref: TaskRef, destPath: string, limits: { maxBytes?: number; check?: (head: Buffer) => string | undefined } = {}): Promise<DownloadResult> {
     return this.withRetries({ step: 'download', method: 'GET', url: this.workerUrl(ref, `download/${enc(ref.task)}`), idempotent: true }, async () => {
       const got = await this.got();
       const stream = got.stream(this.workerUrl(ref, `download/${enc(ref.task)}`), {
         headers: await this.headers(),
         throwHttpErrors: false,
-        timeout: { request: this.options.timeoutMs ?? 300_000 },
+        // The total bound per attempt, and a stall bound: a server that stops sending mid-download
+        // costs idleTimeoutMs per attempt, not the whole per-request timeout.
+        timeout: { request: this.options.timeoutMs ?? 300_000, socket: this.options.idleTimeoutMs ?? 30_000 },
         retry: { limit: 0 },
         signal: this.options.signal,
       });
@@ -266,10 +269,21 @@ export class IloveimgClient {
       });
       if (response.statusCode >= 400) {
         const chunks: Buffer[] = [];
-        for await (const c of stream) chunks.push(c as Buffer);
+        let size = 0;
+        for await (const c of stream) {
+          if ((size += (c as Buffer).length) > MAX_JSON_BYTES) break;
+          chunks.push(c as Buffer);
+        }
         throw ApiError.fromResponse(response.statusCode, 'download', parseBody(Buffer.concat(chunks).toString('utf8')), retryAfterOf(response));
       }
-      await pipeline(stream, createWriteStream(destPath));
+      // Counted after any Content-Encoding is undone: a gzip bomb stops at the bound, on disk, in 64 kB steps.
+      const counter = boundedCounter('the downloaded result', { maxBytes: limits.maxBytes ?? Infinity, maxRatio: Infinity }, undefined, limits.check);
+      try {
+        await pipeline(stream, counter.stream, createWriteStream(destPath));
+      } catch (e) {
+        if (e instanceof ResultTooLargeError || e instanceof NotAnImageError) throw new ApiError(e.message, 0, 'download', e.type);
+        throw e;
+      }
       const disposition = response.headers['content-disposition'];
       return {
         filename: disposition ? filenameFromDisposition(disposition) : undefined,
@@ -299,6 +313,7 @@ export class IloveimgClient {
         retry: { limit: 0 }, // retries are ours (retry.ts): got cannot replay a FormData body
         throwHttpErrors: false,
         timeout: { request: this.options.timeoutMs ?? 300_000 },
+        hooks: { beforeRedirect: [refuseOtherOrigins] },
       });
     }
     return this.gotInstance;
@@ -320,7 +335,18 @@ export class IloveimgClient {
         responseType: 'text',
       });
       if (spec.onUploadProgress) req.on('uploadProgress', (p) => spec.onUploadProgress?.(p.transferred));
-      const res = await req;
+      // A JSON answer is small: one larger than MAX_JSON_BYTES (after decompression) is cut off there.
+      let tooLarge = false;
+      req.on('downloadProgress', (p) => {
+        if (p.transferred > MAX_JSON_BYTES && !tooLarge) {
+          tooLarge = true;
+          req.cancel();
+        }
+      });
+      const res = await req.catch((e: unknown) => {
+        if (tooLarge) throw new ApiError(`the answer to ${spec.step} is larger than ${MAX_JSON_BYTES} bytes; refused`, 0, spec.step, 'ResponseTooLarge');
+        throw e;
+      });
       const body = parseBody(res.body);
       if (res.statusCode >= 400) throw ApiError.fromResponse(res.statusCode, spec.step, body, retryAfterOf(res));
       return body as T;
@@ -360,6 +386,13 @@ export class IloveimgClient {
   }
 }
 
+/** A redirect may stay on the server it came from; one to another origin is refused (README "Security"). */
+function refuseOtherOrigins(options: { url?: URL | string }, response: { url?: string }): void {
+  const to = options.url ? new URL(String(options.url)) : undefined;
+  const from = response.url ? new URL(response.url) : undefined;
+  if (to && from && to.origin !== from.origin) throw new ApiError(`the server redirected to another origin (${to.origin}); refused`, 0, 'download', 'RedirectRefused');
+}
+
 function enc(s: string): string {
   return encodeURIComponent(s);
 }
@@ -385,6 +418,8 @@ function retryAfterOf(res: Pick<Response, 'headers'>): number | undefined {
 /** Network failures become ConnectionError; the message names the step and host, never the token. */
 function toApiError(raw: unknown, step: Step, method: string, url: string): ApiError {
   if (raw instanceof ApiError) return raw;
+  // got wraps what a hook throws (refuseOtherOrigins).
+  if ((raw as { cause?: unknown })?.cause instanceof ApiError) return (raw as { cause: ApiError }).cause;
   const err = raw as NodeJS.ErrnoException & { code?: string; name?: string };
   const host = safeHost(url);
   // got's network messages name the cause ("self-signed certificate", "connect ECONNREFUSED …") and

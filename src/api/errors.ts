@@ -4,6 +4,8 @@
  * Never carries the token or the secret key: only the method, the path and the server's words.
  */
 
+import { cleanText } from '../lib/sanitize.js';
+
 export type Step = 'auth' | 'start' | 'upload' | 'process' | 'download' | 'task' | 'delete' | 'list' | 'next' | 'info';
 
 export class ApiError extends Error {
@@ -58,9 +60,9 @@ function describeBody(status: number, body: unknown): { type: string; message: s
     const type = String(e.type ?? e.name ?? `HTTP ${status}`);
     const message = typeof e.message === 'string' && e.message ? e.message : `HTTP ${status}`;
     const detail = firstParamMessage(e.param);
-    return { type, message: detail ? `${message} (${detail})` : message, param: e.param };
+    return { type: cleanText(type).slice(0, 100), message: cleanText(detail ? `${message} (${detail})` : message).slice(0, 2000), param: e.param };
   }
-  const text = typeof body === 'string' ? body.trim().slice(0, 300) : '';
+  const text = typeof body === 'string' ? cleanText(body.trim().slice(0, 300)) : '';
   return { type: `HTTP ${status}`, message: text || `HTTP ${status}` };
 }
 

@@ -18,8 +18,8 @@ export interface RetryPolicy {
 /**
  * - 429 and 503: the server did not do the work; safe for every request, process included.
  * - Connection failures, timeouts, 500, 502, 504: only for requests that can be repeated without
- *   harm (everything but process, which the caller recovers by asking for the task and resending
- *   only when it is still TaskWaiting; task/next counts as repeatable: see `IloveimgClient.next`).
+ *   harm (everything but process and task/next: the caller recovers process by asking for the task
+ *   and resending only when it is still TaskWaiting, and task/next by finding the child it made).
  * - 401 "Signature verification failed": a known intermittent failure of some API nodes with a valid
  *   token (docs/protocol.md §2.3); re-signed and retried. Other 401s ("Expired token", wrong key) are final.
  * - Everything else (400 validation, 404, other 4xx) is final.

@@ -33,6 +33,10 @@ export default function create(ctx: AppContext): Command {
     .option('--max-open-tasks <n>', 'Open tasks per project (default 1000)', numberOption('--max-open-tasks', { min: 1 }))
     .option('--rate-limit <n>', 'Requests per minute per project; 0 = off (default 0)', numberOption('--rate-limit', { min: 0 }))
     .option('--task-ttl <s>', 'Tasks and files are deleted this long after processing (default 7200)', numberOption('--task-ttl', { min: 1, integer: false }))
+    .option('--max-decode-mb <n>', 'Decode memory for the images processed at once, estimated from their headers; a file needing more is refused (default 1000, 0 = off)', numberOption('--max-decode-mb', { min: 0 }))
+    .option('--max-connections <n>', 'Connections open at once (default 512, 0 = no cap)', numberOption('--max-connections', { min: 0 }))
+    .option('--headers-timeout <s>', 'Time a client has to send its request headers (default 20)', numberOption('--headers-timeout', { min: 1, integer: false }))
+    .option('--request-timeout <s>', 'Time a client has to send a whole request, body included (default 300)', numberOption('--request-timeout', { min: 1, integer: false }))
     .option('--allow-private-urls', 'Let cloud_file and webhook URLs point at loopback, private and link-local addresses')
     .option('--tls-cert <file>', 'Serve HTTPS with this PEM certificate (with --tls-key): what unmodified official libraries need')
     .option('--tls-key <file>', 'The PEM private key of --tls-cert')
@@ -85,6 +89,10 @@ Examples:
           rateLimit: opts.rateLimit,
           taskTtlSeconds: opts.taskTtl,
           allowPrivateUrls: Boolean(opts.allowPrivateUrls),
+          maxDecodeBytes: opts.maxDecodeMb !== undefined ? opts.maxDecodeMb * 1_000_000 : undefined,
+          maxConnections: opts.maxConnections,
+          headersTimeoutSeconds: opts.headersTimeout,
+          requestTimeoutSeconds: opts.requestTimeout,
         },
         tls,
         logger: (level, message) => {

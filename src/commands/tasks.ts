@@ -13,6 +13,7 @@ import { PartialFailureError } from '../lib/errors.js';
 import { numberOption } from '../lib/number-option.js';
 import type { IO } from '../lib/io.js';
 import { formatBytes } from '../lib/io.js';
+import { cleanText } from '../lib/sanitize.js';
 
 const REMOTE = '`iloveimg tasks`';
 
@@ -32,7 +33,8 @@ async function locate(client: import('../api/client.js').IloveimgClient, id: str
   return client.getTask({ task: id });
 }
 
-function printTask(io: IO, t: TaskResource): void {
+function printTask(io: IO, raw: TaskResource): void {
+  const t = cleanTask(raw);
   const out = io.stdout;
   out.write(`task        ${t.task}\ntool        ${t.tool}\nstatus      ${t.status}${t.status_message ? ` (${t.status_message})` : ''}\n`);
   out.write(`started     ${t.process_start ?? '-'}\nserver      ${t.server}\nfiles       ${t.file_number ?? t.files?.length ?? 0} in, ${t.output_filenumber ?? 0} out\n`);
@@ -40,6 +42,13 @@ function printTask(io: IO, t: TaskResource): void {
   if (t.custom_int !== null && t.custom_int !== undefined) out.write(`custom_int  ${t.custom_int}\n`);
   if (t.custom_string) out.write(`custom_str  ${t.custom_string}\n`);
   for (const f of t.files ?? []) out.write(`  ${f.status.padEnd(18)} ${f.filename}${f.status_message && f.status !== 'FileSuccess' ? `: ${f.status_message}` : ''}\n`);
+}
+
+/** A task resource's text fields without a server's control characters (sanitize.ts), for printing. */
+function cleanTask(t: TaskResource): TaskResource {
+  const c = <T>(v: T): T => (typeof v === 'string' ? (cleanText(v) as T) : v);
+  const files = Array.isArray(t.files) ? t.files.map((f) => ({ ...f, filename: c(f.filename), status: c(f.status), status_message: c(f.status_message) })) : t.files;
+  return { ...t, task: c(t.task), tool: c(t.tool), status: c(t.status), status_message: c(t.status_message), process_start: c(t.process_start), server: c(t.server), custom_string: c(t.custom_string), files };
 }
 
 export default function create(ctx: AppContext): Command {
@@ -61,7 +70,7 @@ export default function create(ctx: AppContext): Command {
         const list = await client.listTasks({ tool: opts.tool, status: opts.status, custom_int: opts.customInt, page: opts.page });
         if (self.optsWithGlobals().json) return io.json(list);
         if (list.length === 0) return io.info('No tasks on this page.');
-        for (const t of list) {
+        for (const t of list.map(cleanTask)) {
           io.stdout.write(`${t.task}  ${String(t.tool).padEnd(16)} ${String(t.status).padEnd(24)} ${String(t.file_number ?? '').padStart(4)} files  ${t.process_start ?? ''}\n`);
         }
       }),
@@ -101,15 +110,22 @@ export default function create(ctx: AppContext): Command {
     .command('download')
     .description("Download a task's results (a zip is unpacked)")
     .argument('<task>', 'task id')
-    .option('-o, --output-dir <dir>', 'Where to write the files', '.')
+    .option('-o, --output-dir <dir>', 'Where to write the files (default: a new folder named after the task)')
     .addOption(new Option('--on-conflict <policy>', 'What to do when a file exists').choices(CONFLICT_POLICIES as string[]).default('error'))
     .option('--keep-zip', 'Save a multi-file result as the zip the server sent')
     .addHelpText('after', '\nExamples:\n  $ iloveimg tasks download <task> -o out/\n  $ iloveimg tasks download <task> --keep-zip\n')
     .action(async (id: string, opts, self: Command) =>
       withClient(ctx, self, async (client, io) => {
-        const { downloadTaskTo } = await import('../lib/task-download.js');
+        const { downloadTaskTo, taskOutputDir } = await import('../lib/task-download.js');
+        const { resultSizeOverride } = await import('../lib/result.js');
+        const { limitsFor } = await import('../api/download-limits.js');
+        const override = resultSizeOverride(ctx.env);
         const t = await locate(client, id);
-        const saved = await downloadTaskTo(client, { task: id, server: t.server, tool: t.tool }, path.resolve(ctx.cwd, opts.outputDir), opts.onConflict as ConflictPolicy, Boolean(opts.keepZip));
+        // Bounds from the task's own input size (the server's word, but only ever a bound).
+        const inputBytes = Math.max(0, Number(t.filesize) || 0);
+        const limits = limitsFor({ tools: [String(t.tool)], inputBytes, largestInput: inputBytes, override });
+        const outDir = await taskOutputDir(ctx.cwd, id, opts.outputDir);
+        const saved = await downloadTaskTo(client, { task: id, server: t.server, tool: t.tool }, outDir, opts.onConflict as ConflictPolicy, Boolean(opts.keepZip), limits);
         if (self.optsWithGlobals().json) io.json({ task: id, files: saved });
         else for (const f of saved) io.info(`${f.status === 'ok' ? '✓' : f.status === 'skipped' ? '-' : '✗'} ${path.relative(ctx.cwd, f.path ?? f.name) || f.name}  ${formatBytes(f.bytes)}${f.error ? `: ${f.error}` : ''}`);
         const bad = saved.filter((f) => f.status === 'failed');

@@ -9,6 +9,7 @@
  * flight, so a 100-file batch costs ~130 requests instead of the official libraries' ~100 sequential
  * ones, and one failing group or file never sinks the others.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { IloveimgClient, TaskRef } from '../api/client.js';
 import { ApiError, ConnectionError } from '../api/errors.js';
@@ -18,9 +19,13 @@ import type { ProcessFile, TaskResource } from '../spec/wire.js';
 import { FINAL_TASK_STATUSES } from '../spec/wire.js';
 import type { ToolName } from '../spec/tools.js';
 import { displayPath, sniff, type InputItem } from './inputs.js';
-import { ConflictError, copyAtomic, withExt, writeAtomic, type ConflictPolicy, type PlannedOutput } from './outputs.js';
+import { ConflictError, copyAtomic, withExt, type ConflictPolicy, type PlannedOutput } from './outputs.js';
 import { Semaphore } from './semaphore.js';
-import { fetchResult } from './result.js';
+import { fetchResult, type ResultFile } from './result.js';
+import { limitsFor } from '../api/download-limits.js';
+import { realDirsBelow } from './safe-name.js';
+import { nextTask, splittable } from './split-group.js';
+import { cleanText } from './sanitize.js';
 import { onHardExit } from './cleanup.js';
 
 /**
@@ -82,6 +87,10 @@ export interface BatchOptions {
   joined?: boolean;
   /** Don't wait for processing (webhook / --no-wait): stop after process and report the tasks. */
   noWait?: boolean;
+  /** ILOVEIMG_MAX_RESULT_SIZE: replaces the result bounds derived from the inputs (download-limits.ts). */
+  maxResultBytes?: number;
+  /** `-o DIR`: folders below it are made one by one and never written through a symbolic link. */
+  outputRoot?: string;
   /** Where the result of the `-` input is written. */
   stdout?: NodeJS.WritableStream;
   /** Paths in reports are shown relative to this directory. */
@@ -128,7 +137,16 @@ export async function runBatch(client: IloveimgClient, items: InputItem[], plans
           for (const i of indexes) report(failed(items[i], opts.signal?.aborted ? 'Interrupted' : 'Cancelled', opts.signal?.aborted ? 'interrupted before it started' : 'not started (--fail-fast)'));
           return;
         }
-        await runGroup(client, indexes.map((i) => items[i]), indexes.map((i) => plans[i]), opts, uploads, report, result);
+        // A group whose request keeps failing is tried again in halves, down to single files, so that
+        // the file the server chokes on fails alone (split-group.ts).
+        const attempt = async (part: number[]): Promise<void> => {
+          const retry = await runGroup(client, part.map((i) => items[i]), part.map((i) => plans[i]), opts, uploads, report, result, part.length > 1);
+          if (!retry) return;
+          const again = retry.map((k) => part[k]);
+          const half = Math.ceil(again.length / 2);
+          for (const piece of [again.slice(0, half), again.slice(half)]) if (piece.length) await attempt(piece);
+        };
+        await attempt(indexes);
       }),
     ),
   );
@@ -164,7 +182,8 @@ async function runGroup(
   uploads: Semaphore,
   report: (r: FileReport) => void,
   result: BatchResult,
-): Promise<void> {
+  canSplit = false,
+): Promise<number[] | undefined> {
   const members = uniqueNames(items).map((sentName, i): Member => ({ item: items[i], plan: plans[i], sentName, inputBytes: items[i].size, done: false }));
   const fail = (m: Member, type: string, message: string, task?: string) => {
     if (m.done) return;
@@ -174,6 +193,8 @@ async function runGroup(
   };
   const alive = () => members.filter((m) => !m.done);
   let ref: TaskRef | undefined;
+  /** A process step succeeded: a later failure must not read as "nothing was processed". */
+  let processed: string | undefined;
   // A second Ctrl-C deletes the task this group has open on the server.
   const unregister = onHardExit(async () => ref && client.deleteTask(ref, { unabortable: true }));
   try {
@@ -211,6 +232,7 @@ async function runGroup(
     for (const m of alive()) opts.events?.onStage?.(m.item, 'processing');
     let status = await processAndWait(client, ref, files, await stepParams(client, ref, first), opts, members, fail);
     taskInfo.status = status;
+    if (status.startsWith('TaskSuccess')) processed = ref.task;
     if (opts.noWait) {
       for (const m of alive()) {
         m.done = true;
@@ -220,7 +242,7 @@ async function runGroup(
     }
     for (const step of rest) {
       if (alive().length === 0) return;
-      const next = await client.next(ref, step.tool);
+      const next = await nextTask(client, ref, step.tool, alive().map((m) => stem(m.sentName)), new Set(result.tasks.map((t) => t.task)));
       ref = next;
       const info = { task: next.task, server: next.server, tool: step.tool as string, status: undefined as string | undefined };
       result.tasks.push(info);
@@ -231,13 +253,21 @@ async function runGroup(
       for (const m of alive()) if (!present.has(stem(m.sentName)) && !opts.joined) fail(m, 'ProcessingError', `not passed on to ${step.tool} by the server`, next.task);
       status = await processAndWait(client, ref, files, await stepParams(client, ref, step), opts, members, fail);
       info.status = status;
+      if (status.startsWith('TaskSuccess')) processed = ref.task;
     }
     if (alive().length === 0) return;
     for (const m of alive()) opts.events?.onStage?.(m.item, 'downloading');
     await downloadAndWrite(client, ref, alive(), opts, report, fail);
   } catch (e) {
-    for (const m of alive()) fail(m, errType(e), errMessage(e), ref?.task);
-    if (e instanceof ConnectionError) result.connectionError ??= e;
+    if (canSplit && !processed && splittable(e, opts.signal) && alive().length > 0) {
+      const retry = alive().map((m) => members.indexOf(m));
+      for (const m of alive()) m.done = true;
+      if (ref) await client.deleteTask(ref).catch(() => undefined);
+      return retry;
+    }
+    const message = processed ? `${errMessage(e)} (the ${errStep(e)} step failed after task ${processed} was processed; \`iloveimg tasks download ${processed}\` may still fetch it)` : errMessage(e);
+    for (const m of alive()) fail(m, errType(e), message, ref?.task);
+    if (e instanceof ConnectionError && !processed) result.connectionError ??= e;
     if (e instanceof ApiError && e.status === 401) throw e;
   } finally {
     unregister();
@@ -366,26 +396,42 @@ async function downloadAndWrite(
   report: (r: FileReport) => void,
   fail: (m: Member, type: string, message: string, task?: string) => void,
 ): Promise<void> {
-  const result = await fetchResult(client, ref, { fallbackName: () => members[0].sentName });
-  // Zip entry names are only ever used to match stems (no zip-slip); empty entries are no output.
-  const outputs = result.zip ? result.files.filter((f) => f.data.length > 0) : result.files;
-  // A joined output (animated GIF) is one file for all its inputs: written once, reported for each.
-  let joinedWrite: Promise<string | undefined> | undefined;
-  for (const [m, out] of matchOutputs(members, outputs, opts.joined)) {
-    if (!out) {
-      fail(m, 'DownloadError', 'the server returned no output for this file', ref.task);
-      continue;
+  const inputBytes = members.map((m) => m.inputBytes);
+  const limits = limitsFor({ tools: opts.steps.map((s) => s.tool), inputBytes: inputBytes.reduce((a, b) => a + b, 0), largestInput: Math.max(0, ...inputBytes), override: opts.maxResultBytes });
+  await fetchResult(client, ref, { fallbackName: () => members[0].sentName, limits }, async (result) => {
+    // A single result refused outright (not an image, too large) is every member's failure.
+    const refused = !result.zip && result.files[0]?.error;
+    if (refused) {
+      for (const m of members) fail(m, refused.type, refused.message, ref.task);
+      return;
     }
-    const write = (dest: string) => (opts.joined ? (joinedWrite ??= writeAtomic(dest, out.data, opts.onConflict)) : writeAtomic(dest, out.data, opts.onConflict, opts.inPlace));
-    await writeOne(m, out.data, opts, report, ref.task, write).catch((e) => fail(m, errType(e), errMessage(e), ref.task));
-  }
+    // Zip entry names are only ever used to match stems (no zip-slip); empty entries are no output.
+    const outputs = result.zip ? result.files.filter((f) => f.bytes > 0 || f.error) : result.files;
+    // A joined output (animated GIF) is one file for all its inputs: written once, reported for each.
+    let joinedWrite: Promise<string | undefined> | undefined;
+    for (const [m, out] of matchOutputs(members, outputs, opts.joined)) {
+      if (!out) {
+        fail(m, 'DownloadError', 'the server returned no output for this file', ref.task);
+        continue;
+      }
+      if (out.error) {
+        fail(m, out.error.type, out.error.message, ref.task);
+        continue;
+      }
+      const write = async (dest: string) => {
+        if (opts.outputRoot) await realDirsBelow(opts.outputRoot, path.dirname(dest));
+        return opts.joined ? (joinedWrite ??= copyAtomic(out.path, dest, opts.onConflict)) : copyAtomic(out.path, dest, opts.onConflict, opts.inPlace);
+      };
+      await writeOne(m, out, opts, report, ref.task, write).catch((e) => fail(m, errType(e), errMessage(e), ref.task));
+    }
+  });
 }
 
 /**
  * Pairs outputs with inputs: by name stem (the server names outputs after `files[].filename`, which we
  * made unique), else — when the user's --output-filename renamed them — by position.
  */
-function matchOutputs(members: Member[], outputs: { name: string; data: Buffer }[], joined?: boolean): [Member, { name: string; data: Buffer } | undefined][] {
+function matchOutputs(members: Member[], outputs: ResultFile[], joined?: boolean): [Member, ResultFile | undefined][] {
   if (joined || (members.length === 1 && outputs.length === 1)) return members.map((m) => [m, outputs[0]]);
   const byStem = new Map(outputs.map((o) => [stem(o.name), o]));
   const all = members.every((m) => byStem.has(stem(m.sentName)));
@@ -395,20 +441,20 @@ function matchOutputs(members: Member[], outputs: { name: string; data: Buffer }
 
 async function writeOne(
   m: Member,
-  data: Buffer,
+  out: ResultFile,
   opts: BatchOptions,
   report: (r: FileReport) => void,
   task: string,
   write: (dest: string) => Promise<string | undefined>,
 ): Promise<void> {
-  const fmt = sniff(data.subarray(0, 512));
+  const fmt = sniff(out.head);
   let dest = m.plan.dest;
   if (fmt && dest !== '-' && !opts.inPlace) dest = withExt(dest, fmt);
   const base = { input: m.item.display, inputBytes: m.inputBytes, task };
-  if (opts.minSavings && !opts.joined && !savesEnough(m.inputBytes, data.length, opts.minSavings)) {
+  if (opts.minSavings && !opts.joined && !savesEnough(m.inputBytes, out.bytes, opts.minSavings)) {
     // Keep the original: never hand back a larger (or not worth it) result.
     m.done = true;
-    const note = `result (${data.length} B) not smaller enough than the original (${m.inputBytes} B); kept the original`;
+    const note = `result (${out.bytes} B) not smaller enough than the original (${m.inputBytes} B); kept the original`;
     let written: string | undefined;
     if (m.item.kind === 'file' && !opts.inPlace && dest !== '-' && path.dirname(dest) !== path.dirname(m.item.source)) {
       written = await copyAtomic(m.item.source, dest, opts.onConflict).catch((e) => {
@@ -423,10 +469,11 @@ async function writeOne(
     return;
   }
   if (dest === '-') {
+    const data = await readFile(out.path);
     await new Promise<void>((resolve, reject) => opts.stdout!.write(data, (e) => (e ? reject(e) : resolve())));
     m.done = true;
     opts.events?.onStage?.(m.item, 'done');
-    report({ ...base, status: 'ok', output: '<stdout>', outputBytes: data.length });
+    report({ ...base, status: 'ok', output: '<stdout>', outputBytes: out.bytes });
     return;
   }
   try {
@@ -434,7 +481,7 @@ async function writeOne(
     m.done = true;
     opts.events?.onStage?.(m.item, 'done');
     if (written === undefined) report({ ...base, status: 'skipped', output: displayPath(dest, opts.cwd ?? process.cwd()), note: 'destination exists (--on-conflict skip)' });
-    else report({ ...base, status: 'ok', output: displayPath(written, opts.cwd ?? process.cwd()), outputBytes: data.length });
+    else report({ ...base, status: 'ok', output: displayPath(written, opts.cwd ?? process.cwd()), outputBytes: out.bytes });
   } catch (e) {
     if (e instanceof ConflictError) throw new ConflictOnWrite(displayPath(dest, opts.cwd ?? process.cwd()));
     throw e;
@@ -483,13 +530,18 @@ function withFileParams(file: ProcessFile, step: PipelineStep): ProcessFile {
   return file;
 }
 
+/** A failed file; its type and message may carry a server's words, so they are cleaned (sanitize.ts). */
 function failed(item: InputItem, type: string, message: string): FileReport {
-  return { input: item.display, status: 'failed', inputBytes: item.size, error: { type, message } };
+  return { input: item.display, status: 'failed', inputBytes: item.size, error: { type: cleanText(type), message: cleanText(message) } };
 }
 
 function errType(e: unknown): string {
   if (e instanceof ApiError) return e.type;
   return (e as { type?: string })?.type ?? (e as Error)?.name ?? 'Error';
+}
+
+function errStep(e: unknown): string {
+  return e instanceof ApiError ? e.step : 'download';
 }
 
 function errMessage(e: unknown): string {

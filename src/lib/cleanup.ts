@@ -2,6 +2,7 @@
  * Work to do when the user insists on quitting (a second Ctrl-C): delete the remote tasks a run left
  * open and remove temporary files, within a short bound, before the entry point exits.
  */
+import { rmSync } from 'node:fs';
 import { removeTempFilesSync } from './outputs.js';
 
 const hooks = new Set<() => Promise<unknown>>();
@@ -12,9 +13,22 @@ export function onHardExit(hook: () => Promise<unknown>): () => void {
   return () => hooks.delete(hook);
 }
 
-/** Runs every cleanup, giving up after `ms`, then removes the temporary files. */
+const tempDirs = new Set<string>();
+
+/**
+ * Registers a temporary directory of this process (`$TMPDIR/iloveimg-dl-*` downloads, the embedded
+ * engine's `$TMPDIR/iloveimg-engine-*`), removed on a hard exit; returns the function that unregisters it.
+ */
+export function trackTempDir(dir: string): () => void {
+  tempDirs.add(dir);
+  return () => tempDirs.delete(dir);
+}
+
+/** Runs every cleanup, giving up after `ms`, then removes the temporary files and directories. */
 export async function hardExitCleanup(ms: number): Promise<void> {
   const all = Promise.allSettled([...hooks].map((h) => h()));
   await Promise.race([all, new Promise((r) => setTimeout(r, ms).unref())]);
   removeTempFilesSync();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
 }

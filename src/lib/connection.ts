@@ -10,6 +10,7 @@ import { IloveimgClient, DEFAULT_API_URL, type ClientOptions } from '../api/clie
 import type { IO } from './io.js';
 import { AuthError } from './errors.js';
 import { selectProfile, type ProfileSource } from './profile-settings.js';
+import { addSecret } from './sanitize.js';
 
 export interface ConnectionFlags {
   apiUrl?: string;
@@ -20,6 +21,8 @@ export interface ConnectionFlags {
   configDir?: string;
   fileEncryptionKey?: string;
   timeout?: number;
+  /** Milliseconds without a byte before a download attempt is given up (--idle-timeout). */
+  idleTimeout?: number;
   retries?: number;
 }
 
@@ -85,10 +88,14 @@ export async function resolveSettings(flags: ConnectionFlags, env: NodeJS.Proces
 
 export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Promise<Connection> {
   const s = opts.settings ?? (await resolveSettings(flags, opts.env));
+  // A profile's secret is as unprintable as one from the environment (sanitize.ts).
+  addSecret(s.secretKey);
+  addSecret(s.fileEncryptionKey);
   const clientOptions = (apiUrl: string, publicKey: string, secretKey: string): ClientOptions => ({
     apiUrl,
     credentials: { publicKey, secretKey, fileEncryptionKey: s.fileEncryptionKey },
     timeoutMs: flags.timeout,
+    idleTimeoutMs: flags.idleTimeout,
     retry: flags.retries !== undefined ? { retries: flags.retries } : undefined,
     signal: opts.signal,
     onRetry: opts.onRetry,
@@ -112,11 +119,29 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
     throw new AuthError(`${opts.requireRemote} needs a server that outlives this command`, 'Configure keys (`iloveimg login`), or run `iloveimg serve` and pass --api-url with its keys.');
   }
   const { startServer } = await import('../server/index.js');
-  const server = await startServer({ host: '127.0.0.1', port: 0 });
+  // The engine's data directory is made here so that a hard exit (second Ctrl-C) removes it too.
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir, totalmem } = await import('node:os');
+  const { join } = await import('node:path');
+  const { trackTempDir } = await import('./cleanup.js');
+  const dataDir = await mkdtemp(join(tmpdir(), 'iloveimg-engine-'));
+  const untrack = trackTempDir(dataDir);
+  // The user's own files: the decode-memory cap is half the machine's memory, not serve's 1000 MB.
+  const limits = { maxDecodeBytes: Math.max(1e9, Math.floor(totalmem() / 2)) };
+  const server = await startServer({ host: '127.0.0.1', port: 0, dataDir, limits }).catch(async (e: unknown) => {
+    await rm(dataDir, { recursive: true, force: true });
+    untrack();
+    throw e;
+  });
   const [pair] = server.projects;
   if (!flags.local) {
     opts.io.info('Using the embedded engine (no API keys configured). To use iLoveIMG\'s cloud, run `iloveimg login` or set ILOVEIMG_PUBLIC_KEY and ILOVEIMG_SECRET_KEY.');
   }
   const client = new IloveimgClient(clientOptions(server.url, pair.publicKey, pair.secretKey));
-  return { client, embedded: true, apiUrl: server.url, close: () => server.close() };
+  const close = async () => {
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+    untrack();
+  };
+  return { client, embedded: true, apiUrl: server.url, close };
 }

@@ -45,6 +45,7 @@ export function connectionFlags(cmd: Command) {
     configDir: o.configDir as string | undefined,
     fileEncryptionKey: o.fileEncryptionKey as string | undefined,
     timeout: o.timeout as number | undefined,
+    idleTimeout: o.idleTimeout as number | undefined,
     retries: o.retries as number | undefined,
   };
 }

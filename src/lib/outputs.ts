@@ -11,7 +11,7 @@
  *   never leaves a partial file; `error` and `rename` use link() so even a race never clobbers a file.
  */
 import { randomBytes } from 'node:crypto';
-import { unlinkSync } from 'node:fs';
+import { constants as fsConstants, unlinkSync } from 'node:fs';
 import { link, mkdir, rename, stat, unlink, writeFile, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from './errors.js';
@@ -172,13 +172,13 @@ export function removeTempFilesSync(): void {
 /** Writes bytes to `dest` atomically under the policy. */
 export async function writeAtomic(dest: string, data: Buffer, policy: ConflictPolicy, inPlace = false): Promise<string | undefined> {
   const tmp = await tempFor(dest);
-  await writeFile(tmp, data);
+  await writeFile(tmp, data, { flag: 'wx' });
   return commitFile(tmp, dest, policy, inPlace);
 }
 
-/** Copies `src` to `dest` atomically under the policy (compress keeping an original). */
-export async function copyAtomic(src: string, dest: string, policy: ConflictPolicy): Promise<string | undefined> {
+/** Copies `src` to `dest` atomically under the policy (a downloaded result; compress keeping an original). */
+export async function copyAtomic(src: string, dest: string, policy: ConflictPolicy, inPlace = false): Promise<string | undefined> {
   const tmp = await tempFor(dest);
-  await copyFile(src, tmp);
-  return commitFile(tmp, dest, policy);
+  await copyFile(src, tmp, fsConstants.COPYFILE_EXCL);
+  return commitFile(tmp, dest, policy, inPlace);
 }

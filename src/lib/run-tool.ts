@@ -12,6 +12,7 @@ import { resolveInputs, type InputItem } from './inputs.js';
 import { exists, planOutputs, type PlannedOutput } from './outputs.js';
 import { createReporter, summarize, type RunReport } from './report.js';
 import { Journal, pipelineSignature } from './journal.js';
+import { resultSizeOverride } from './result.js';
 import { DEFAULT_CONCURRENCY, type RunOptions } from './run-options.js';
 import type { IO } from './io.js';
 import { toolByName, type ToolSpec } from '../spec/tools.js';
@@ -134,6 +135,8 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
       minSavings: job.steps.at(-1)?.tool === 'compressimage' ? (run.minSavings ?? { bytes: 1 }) : undefined,
       joined,
       noWait: run.noWait,
+      maxResultBytes: resultSizeOverride(ctx.env),
+      outputRoot: run.outputDir ? path.resolve(cwd, run.outputDir) : undefined,
       stdout: io.stdout,
       cwd,
       signal: ctx.signal,

@@ -6,7 +6,7 @@
 import path from 'node:path';
 
 /** One path component made safe, or undefined when nothing usable is left. */
-function cleanComponent(part: string): string | undefined {
+export function cleanComponent(part: string): string | undefined {
   const cleaned = part
     .replace(/[\x00-\x1f\x7f]/g, '')
     .replace(/[<>:"|?*]/g, '_')

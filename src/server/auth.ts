@@ -5,7 +5,10 @@
  * is absent). Deliberately lenient where the clients differ: `exp`, `nbf`, `aud` are optional, `iss`
  * is not checked, and `iat`/`nbf`/`exp` may be floats (js-core) or date strings (.NET serialises
  * DateTime objects). Deliberately strict where it matters: other algorithms (and `none`) are refused,
- * a token dated clearly in the future is refused, and a past `exp` is refused.
+ * a token dated clearly in the future is refused, a past `exp` is refused, an `exp` that is present
+ * but unreadable (`"never"`) is refused rather than read as "no expiry", and a token given as
+ * `?token=` (a download link, which travels in URLs and logs) must carry an `exp` at most
+ * DOWNLOAD_TOKEN_MAX_LIFETIME after its `iat` (or after now), so no link lives for ever.
  *
  * Claims are checked by hand after `compactVerify` because jose's JWT claim checks reject non-numeric
  * `iat`, which .NET sends.
@@ -25,15 +28,21 @@ export interface AuthContext {
 const CLOCK_SKEW_SECONDS = 300;
 /** Lifetime of tokens issued by /auth (the reference: "all signed tokens expire after 2 hours"). */
 const ISSUED_TOKEN_LIFETIME = '2h';
+/** The longest `exp − iat` of a `?token=` link: 2 h tokens, plus PHP's 5400 s back-dated `iat`, plus margin. */
+export const DOWNLOAD_TOKEN_MAX_LIFETIME = 4 * 3600;
 
 const encoder = new TextEncoder();
 
-/** The bearer token of a request: the Authorization header, or `?token=` where the caller allows it. */
-export function bearerToken(req: IncomingMessage, query?: URLSearchParams): string | undefined {
+/**
+ * The bearer token of a request: the Authorization header, or `?token=` where the caller allows it;
+ * and whether it came from the URL (`?token=`: a link, held to a bounded lifetime).
+ */
+export function tokenOf(req: IncomingMessage, query?: URLSearchParams): { token?: string; fromQuery: boolean } {
   const header = req.headers.authorization;
   const m = header ? /^\s*Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  if (m) return m[1];
-  return query?.get('token') ?? undefined;
+  if (m) return { token: m[1], fromQuery: false };
+  const token = query?.get('token') ?? undefined;
+  return { token, fromQuery: token !== undefined };
 }
 
 /** A numeric, numeric-string, `/Date(ms)/` or ISO date claim in seconds; undefined when unreadable. */
@@ -60,6 +69,7 @@ export async function verifyToken(
   token: string | undefined,
   projects: ReadonlyMap<string, ProjectKeys>,
   nowSeconds = Date.now() / 1000,
+  opts: { fromQuery?: boolean } = {},
 ): Promise<AuthContext> {
   if (!token) throw new UnauthorizedError('Your request was made with invalid credentials: no bearer token');
   const { alg, claims } = decode(token);
@@ -82,7 +92,15 @@ export async function verifyToken(
     }
   }
   const exp = claimSeconds(claims.exp);
+  if (exp === undefined && claims.exp !== undefined && claims.exp !== null) throw new UnauthorizedError('Unreadable exp claim');
   if (exp !== undefined && exp <= nowSeconds) throw new UnauthorizedError('Expired token');
+  if (opts.fromQuery) {
+    const from = claimSeconds(claims.iat) ?? nowSeconds;
+    if (exp === undefined) throw new UnauthorizedError('A ?token= link needs an exp claim');
+    if (exp - Math.min(from, nowSeconds) > DOWNLOAD_TOKEN_MAX_LIFETIME) {
+      throw new UnauthorizedError(`A ?token= link may live at most ${DOWNLOAD_TOKEN_MAX_LIFETIME} s (exp - iat)`);
+    }
+  }
 
   const key = claims.file_encryption_key;
   return { project, encryptionKey: typeof key === 'string' && key !== '' ? key : undefined };

@@ -5,6 +5,7 @@ import type { FilePart } from './body.js';
 import type { Fields } from './brackets.js';
 import type { AtRestKey } from './storage.js';
 import type { Semaphore } from './limiter.js';
+import type { DecodeBudget } from './decode-budget.js';
 import type { EngineTools, ProjectKeys, RecordedRequest, ServerLimits, ServerLogger } from './options.js';
 import type { FaultInjector } from './faults.js';
 import type { RateLimiter } from './ratelimit.js';
@@ -21,6 +22,8 @@ export interface ServerContext {
   readonly publicUrl: string;
   /** Files processed at once, across all tasks. */
   readonly slots: Semaphore;
+  /** Decode memory, reserved per file from its header before its tool runs. */
+  readonly decodeBudget: DecodeBudget;
   readonly rateLimiter?: RateLimiter;
   /** `serve --faults`: failures injected before (or instead of) handling a request. */
   readonly faults?: FaultInjector;

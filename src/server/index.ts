@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { ServerContext } from './context.js';
 import { FaultInjector, formatFaults } from './faults.js';
 import { Semaphore } from './limiter.js';
+import { DecodeBudget } from './decode-budget.js';
 import { resolveOptions, type EngineTools, type RecordedRequest, type RunningServer, type ServeOptions } from './options.js';
 import { RateLimiter } from './ratelimit.js';
 import { handleRequest } from './router.js';
@@ -76,6 +77,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       return `${opts.tls ? 'https' : 'http'}://${publicHost}`;
     },
     slots: new Semaphore(opts.concurrency),
+    decodeBudget: new DecodeBudget(limits.maxDecodeBytes),
     rateLimiter: limits.rateLimit > 0 ? new RateLimiter(limits.rateLimit) : undefined,
     faults: opts.faults ? new FaultInjector(opts.faults) : undefined,
     log,
@@ -110,6 +112,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   // A client error (malformed request, headers over node's 16 KB limit, a timeout) must not reach the
   // process as an exception. It is answered in the API's error shape, unless a response is already
   // under way on that connection (writing a second one into it would corrupt it).
+  // Each connection costs a socket and buffers: past the cap, node:http drops new ones at once.
+  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     const inProgress = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;

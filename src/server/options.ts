@@ -33,6 +33,10 @@ export interface ServerLimits {
   /** Time allowed for receiving a whole request (uploads) and its headers (node:http timeouts). */
   requestTimeoutSeconds: number;
   headersTimeoutSeconds: number;
+  /** Connections open at once; more are refused by node:http (0 = no cap). */
+  maxConnections: number;
+  /** Decode memory reserved at once across files, estimated from each header (decode-budget.ts); 0 = no cap. */
+  maxDecodeBytes: number;
   /** Largest JSON / urlencoded body, in bytes. */
   maxFormBytes: number;
   /** The oldest entries of `RunningServer.log` are dropped past this many. */
@@ -110,8 +114,11 @@ export const DEFAULT_LIMITS: ServerLimits = {
   allowPrivateUrls: false,
   remainingFiles: 1_000_000,
   fetchTimeoutSeconds: 60,
-  requestTimeoutSeconds: 600,
-  headersTimeoutSeconds: 60,
+  // Short enough that slow connections are cut soon, long enough for a 200 MB upload at ~1 MB/s.
+  requestTimeoutSeconds: 300,
+  headersTimeoutSeconds: 20,
+  maxConnections: 512,
+  maxDecodeBytes: 1_000_000_000,
   maxFormBytes: 10 * 1024 * 1024,
   maxLogEntries: 10_000,
 };

@@ -26,6 +26,7 @@ import type { ProcessRequest, RequestedFile } from './params.js';
 import { DecryptError, readBuffer, writeBuffer, type AtRestKey } from './storage.js';
 import { ensureDir, formatTimestamp, type OutputFile, type Task } from './store.js';
 import { writeZip } from './zip.js';
+import { decodeEstimate, readHeader } from './decode-budget.js';
 
 /**
  * libvips/sharp messages for input it cannot decode. The engine reports these as EngineErrors itself;
@@ -128,7 +129,7 @@ class Run {
    * finishes, even past a TimeOut, so a runaway file still counts against the bound.
    */
   private async inSlot(budgetSeconds: number, start: () => Promise<EngineOutput>): Promise<EngineOutput | undefined> {
-    const release = await this.ctx.slots.acquire();
+    const release = await this.ctx.slots.acquire(this.task.project);
     if (this.shouldSkip()) {
       release();
       return undefined;
@@ -136,6 +137,16 @@ class Run {
     const work = start();
     work.then(release, release);
     return withBudget(work, budgetSeconds);
+  }
+
+  /** Reserves the decode memory the inputs' headers call for (decode-budget.ts); throws when over the cap. */
+  private async reserveDecode(inputs: EngineInput[]): Promise<() => void> {
+    let bytes = 0;
+    for (const input of inputs) {
+      const meta = await readHeader(input.data, this.ctx.limits.maxInputPixels);
+      if (meta) bytes += decodeEstimate(meta);
+    }
+    return this.ctx.decodeBudget.reserve(bytes, inputs.length === 1 ? inputs[0].filename : `these ${inputs.length} files`);
   }
 
   private async input(file: RequestedFile): Promise<EngineInput> {
@@ -149,9 +160,11 @@ class Run {
     if (!this.task.files.has(file.serverFilename)) return this.fail(index, 'ServerFileNotFound', 'The file was not found in this task');
     const started = performance.now();
     try {
-      const out = await this.inSlot(this.ctx.limits.fileTimeoutSeconds, async () =>
-        this.impl.run(await this.input(file), this.req.params, this.engineCtx),
-      );
+      const out = await this.inSlot(this.ctx.limits.fileTimeoutSeconds, async () => {
+        const input = await this.input(file);
+        const release = await this.reserveDecode([input]);
+        return this.impl.run(input, this.req.params, this.engineCtx).finally(release);
+      });
       if (!out) return;
       await this.store(index, out);
       this.results[index].status = 'FileSuccess';
@@ -176,7 +189,8 @@ class Run {
       const budget = this.ctx.limits.fileTimeoutSeconds * present.length;
       const out = await this.inSlot(budget, async () => {
         const inputs = await Promise.all(present.map((i) => this.input(this.req.files[i])));
-        return this.impl.runJoined!(inputs, this.req.params, this.engineCtx);
+        const release = await this.reserveDecode(inputs);
+        return this.impl.runJoined!(inputs, this.req.params, this.engineCtx).finally(release);
       });
       if (!out) return;
       await this.store(present[0], out);

@@ -10,7 +10,7 @@ import { unlink } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorType } from '../spec/wire.js';
 import { COMMON_PARAMS, coerceParam } from '../spec/tools.js';
-import { bearerToken, verifyToken, type AuthContext } from './auth.js';
+import { tokenOf, verifyToken, type AuthContext } from './auth.js';
 import { parseBody, type ParsedBody } from './body.js';
 import type { Fields } from './brackets.js';
 import type { Call, ServerContext } from './context.js';
@@ -113,7 +113,8 @@ function setCors(res: ServerResponse): void {
 
 async function authenticate(ctx: ServerContext, route: Route, req: IncomingMessage, url: URL): Promise<AuthContext | undefined> {
   if (route.auth === 'none') return undefined;
-  return verifyToken(bearerToken(req, route.auth === 'query' ? url.searchParams : undefined), ctx.projects);
+  const { token, fromQuery } = tokenOf(req, route.auth === 'query' ? url.searchParams : undefined);
+  return verifyToken(token, ctx.projects, undefined, { fromQuery });
 }
 
 function applyRateLimit(ctx: ServerContext, res: ServerResponse, who: AuthContext | undefined): void {
