@@ -10,6 +10,7 @@ import type { AppContext } from './lib/context.js';
 import { CliError, EXIT, EXIT_CODE_HELP } from './lib/errors.js';
 import { registry } from './commands/index.js';
 import { numberOption } from './lib/number-option.js';
+import { screenFor } from './lib/screen.js';
 
 export const ENV_HELP = `Environment:
   ILOVEIMG_PUBLIC_KEY, ILOVEIMG_SECRET_KEY   API keys (override the profile)
@@ -124,7 +125,7 @@ export async function run(argv: string[], ctx: AppContext): Promise<number> {
 }
 
 function reportError(e: unknown, ctx: AppContext, verbose: boolean): number {
-  const err = (s: string) => ctx.stderr.write(`${s}\n`);
+  const err = (s: string) => screenFor(ctx.stderr).line(s);
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
     // commander has already printed its message (an unknown option, a bad value, …).

@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { EXIT } from './lib/errors.js';
+import { screenFor } from './lib/screen.js';
 
 function version(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -25,7 +26,8 @@ export async function main(argv: string[]): Promise<number> {
   const onSigint = () => {
     interrupts++;
     if (interrupts === 1) {
-      process.stderr.write('\ninterrupting: finishing the tasks under way, starting no new ones; press Ctrl-C again to quit at once\n');
+      // Through the screen, so the line lands above the progress bar instead of inside it.
+      screenFor(process.stderr).line('interrupting: finishing the tasks under way, starting no new ones; press Ctrl-C again to quit at once');
       controller.abort(new Error('interrupted'));
       return;
     }

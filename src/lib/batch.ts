@@ -58,6 +58,8 @@ export interface FileReport {
   error?: { type: string; message: string };
   /** Why an ok-looking file was skipped, e.g. "result not smaller; kept the original". */
   note?: string;
+  /** What the server or the CLI flagged about an ok result (TaskSuccessWithWarnings, a resize that could not enlarge, …). */
+  warnings?: string[];
   task?: string;
 }
 

@@ -6,6 +6,8 @@
  * engine is started in-process on 127.0.0.1 (port 0) with a throwaway key pair and the very same
  * client talks to it over HTTP: one code path, offline or in the cloud.
  */
+import { mkdir, writeFile, access } from 'node:fs/promises';
+import path from 'node:path';
 import { IloveimgClient, DEFAULT_API_URL, type ClientOptions } from '../api/client.js';
 import type { IO } from './io.js';
 import { AuthError } from './errors.js';
@@ -114,9 +116,24 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
   const { startServer } = await import('../server/index.js');
   const server = await startServer({ host: '127.0.0.1', port: 0 });
   const [pair] = server.projects;
-  if (!flags.local) {
-    opts.io.info('Using the embedded engine (no API keys configured). To use iLoveIMG\'s cloud, run `iloveimg login` or set ILOVEIMG_PUBLIC_KEY and ILOVEIMG_SECRET_KEY.');
-  }
+  if (!flags.local) await engineNotice(opts.io, path.dirname(s.profile.file));
   const client = new IloveimgClient(clientOptions(server.url, pair.publicKey, pair.secretKey));
   return { client, embedded: true, apiUrl: server.url, close: () => server.close() };
+}
+
+/**
+ * "Using the embedded engine…" is news once, not on every run (README "Offline"): it is shown on a
+ * terminal the first time the engine runs for a config directory (a marker file there remembers it),
+ * every time with -v, and never in a pipe or with -q/--json.
+ */
+async function engineNotice(io: IO, dir: string): Promise<void> {
+  const text = 'Using the embedded engine (no API keys configured). To use iLoveIMG\'s cloud, run `iloveimg login` or set ILOVEIMG_PUBLIC_KEY and ILOVEIMG_SECRET_KEY.';
+  if (io.verbose) return io.info(text);
+  if (!io.interactive) return;
+  const marker = path.join(dir, 'engine-notice-shown');
+  if (await access(marker).then(() => true, () => false)) return;
+  io.info(text);
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+    .then(() => writeFile(marker, ''))
+    .catch(() => undefined);
 }

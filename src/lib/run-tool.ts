@@ -97,6 +97,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   if (items.length === 0) return finishEarly(ctx, job, rejected, started);
 
   const throttle = new Throttle();
+  let reporter: Awaited<ReturnType<typeof createReporter>> | undefined;
   const conn = await connect(job.connection, {
     io,
     env: ctx.env,
@@ -104,11 +105,14 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     requireRemote: run.noWait ? '--no-wait' : undefined,
     onRetry: ({ step, attempt, error, delayMs }) => {
       if (error.status === 429) throttle.rateLimited();
-      if (io.verbose) io.info(`retrying ${step} (attempt ${attempt + 1}) in ${(delayMs / 1000).toFixed(1)} s: ${error.message}`);
+      // Visible on a terminal (the bar's state), as a line with -v: a long wait is never silent.
+      const text = `retrying ${step} (attempt ${attempt + 1}/${conn.client.retryPolicy.retries + 1}) in ${(delayMs / 1000).toFixed(1)} s: ${error.message}`;
+      if (io.verbose) io.info(text);
+      else reporter?.status(text);
     },
   });
   // The reporter starts after connecting, so the engine note is not drawn over the progress bar.
-  const reporter = await createReporter(io, run.mode, items);
+  reporter = await createReporter(io, run.mode, items);
   reporter.rejected(rejected);
   const recorded: Promise<void>[] = [];
   if (journal) {
@@ -155,7 +159,9 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     if (run.noWait && run.mode === 'human') {
       for (const t of result.tasks) io.info(`queued task ${t.task}; fetch it with: iloveimg tasks wait ${t.task} && iloveimg tasks download ${t.task} -o <dir>`);
     }
-    if (ctx.signal?.aborted) throw new InterruptedError('interrupted; finished files were kept, no partial file was written');
+    if (ctx.signal?.aborted) {
+      throw new InterruptedError('interrupted; finished files were kept, no partial file was written', run.outputDir ? 'Run the same command with --resume to finish the rest.' : undefined);
+    }
     const authFailure = files.find((f) => f.status === 'failed' && f.error && /^(Unauthorized|Authentication)/i.test(f.error.type));
     if (authFailure && files.every((f) => f.status === 'failed')) throw new AuthError(authFailure.error!.message, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');
     if (result.connectionError && files.every((f) => f.status === 'failed')) {
@@ -167,6 +173,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     if (e instanceof ApiError && e.status === 401) throw new AuthError(`the API refused the keys: ${e.message}`, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');
     throw e;
   } finally {
+    reporter.close();
     await conn.close();
   }
 }
@@ -214,8 +221,8 @@ function dryRun(ctx: RunContext, job: ToolRun, items: InputItem[], plans: Planne
   };
   if (job.run.mode === 'json') io.json({ ...report, dryRun: true, tasks: groups * job.steps.length });
   else {
-    for (const f of files) io.stderr.write(f.note === 'dry run' ? `${f.input} → ${f.output}\n` : `${f.status === 'failed' ? '✗' : '-'} ${f.input}: ${f.error?.message ?? f.note}\n`);
-    io.stderr.write(`dry run: ${items.length} file(s) would be sent in ${groups} task(s) × ${job.steps.length} step(s); nothing was sent\n`);
+    for (const f of files) io.error(f.note === 'dry run' ? `${f.input} → ${f.output}` : `${f.status === 'failed' ? '✗' : '-'} ${f.input}: ${f.error?.message ?? f.note}`);
+    io.error(`dry run: ${items.length} file(s) would be sent in ${groups} task(s) × ${job.steps.length} step(s); nothing was sent`);
   }
   return report;
 }
