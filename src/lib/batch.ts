@@ -22,6 +22,7 @@ import { ConflictError, copyAtomic, withExt, writeAtomic, type ConflictPolicy, t
 import { Semaphore } from './semaphore.js';
 import { fetchResult } from './result.js';
 import { onHardExit } from './cleanup.js';
+import { formatBytes } from './io.js';
 
 /**
  * Lowers the concurrency of the rest of a run when the API keeps answering 429: every third rate
@@ -92,6 +93,8 @@ export interface BatchOptions {
   signal?: AbortSignal;
   throttle?: Throttle;
   events?: BatchEvents;
+  /** Warnings about a result the server did not flag (a resize that could not enlarge: src/lib/resize-check.ts). */
+  checkResult?: (item: InputItem, output: Buffer) => Promise<string[]>;
 }
 
 export interface BatchResult {
@@ -156,6 +159,8 @@ interface Member {
   sentName: string;
   inputBytes: number;
   done: boolean;
+  /** Warnings the server gave this file (TaskSuccessWithWarnings), over every step. */
+  warnings: string[];
 }
 
 async function runGroup(
@@ -167,7 +172,7 @@ async function runGroup(
   report: (r: FileReport) => void,
   result: BatchResult,
 ): Promise<void> {
-  const members = uniqueNames(items).map((sentName, i): Member => ({ item: items[i], plan: plans[i], sentName, inputBytes: items[i].size, done: false }));
+  const members = uniqueNames(items).map((sentName, i): Member => ({ item: items[i], plan: plans[i], sentName, inputBytes: items[i].size, done: false, warnings: [] }));
   const fail = (m: Member, type: string, message: string, task?: string) => {
     if (m.done) return;
     m.done = true;
@@ -291,6 +296,7 @@ async function processAndWait(
           if (m) fail(m, f.status, f.status_message || f.status, ref.task);
         }
       }
+      if (status === 'TaskSuccessWithWarnings') collectWarnings(task, members);
     }
   }
   if (status === 'TaskError') for (const m of members) fail(m, 'TaskError', 'the server could not process this file', ref.task);
@@ -351,12 +357,32 @@ export async function waitTask(client: IloveimgClient, ref: Pick<TaskRef, 'task'
   }
 }
 
+/**
+ * A TaskSuccessWithWarnings task's warnings onto its files (README "Output for people and for
+ * scripts"): a successful file's own `status_message` when the server gives one, else the parts of the
+ * task's `status_message` that name the file, else (a task-wide warning) every file still alive.
+ */
+function collectWarnings(task: TaskResource, members: Member[]): void {
+  const alive = members.filter((m) => !m.done);
+  const owner = (name: string) => alive.find((m) => stem(m.sentName) === stem(name));
+  let perFile = false;
+  for (const f of task.files ?? []) {
+    const m = f.status === 'FileSuccess' && f.status_message ? owner(f.filename) : undefined;
+    if (m) (perFile = true), m.warnings.push(f.status_message);
+  }
+  if (perFile || !task.status_message) return;
+  for (const part of task.status_message.split('; ').filter((p) => p && !/^\d+ of \d+ files failed/.test(p))) {
+    const named = alive.filter((m) => part.startsWith(`${m.sentName}:`) || part.startsWith(`${m.sentName} `));
+    for (const m of named.length ? named : alive) m.warnings.push(part.startsWith(`${m.sentName}: `) ? part.slice(m.sentName.length + 2) : part);
+  }
+}
+
 /** `param: [{server_filename|filename, error|status}]` of a ProcessingError → per-file failures. */
 function markFromParam(e: ApiError, members: Member[], fail: (m: Member, type: string, message: string, task?: string) => void, task: string) {
   if (!Array.isArray(e.param)) return;
   for (const p of e.param as Record<string, unknown>[]) {
     const m = members.find((x) => x.serverFilename === p.server_filename || (p.filename && stem(x.sentName) === stem(String(p.filename))));
-    if (m) fail(m, String(p.status ?? p.error ?? e.type), String(p.status_message ?? p.error ?? e.message), task);
+    if (m) fail(m, String(p.status ?? p.error ?? e.type), String(p.status_message || p.message || p.error || e.message), task);
   }
 }
 
@@ -373,13 +399,17 @@ async function downloadAndWrite(
   const outputs = result.zip ? result.files.filter((f) => f.data.length > 0) : result.files;
   // A joined output (animated GIF) is one file for all its inputs: written once, reported for each.
   let joinedWrite: Promise<string | undefined> | undefined;
+  let joinedReported = false;
   for (const [m, out] of matchOutputs(members, outputs, opts.joined)) {
     if (!out) {
       fail(m, 'DownloadError', 'the server returned no output for this file', ref.task);
       continue;
     }
     const write = (dest: string) => (opts.joined ? (joinedWrite ??= writeAtomic(dest, out.data, opts.onConflict)) : writeAtomic(dest, out.data, opts.onConflict, opts.inPlace));
-    await writeOne(m, out.data, opts, report, ref.task, write).catch((e) => fail(m, errType(e), errMessage(e), ref.task));
+    // The joined file's size is counted once, on its first input; the others say where they went.
+    const joinedRest = Boolean(opts.joined) && joinedReported;
+    joinedReported = Boolean(opts.joined);
+    await writeOne(m, out.data, opts, report, ref.task, write, joinedRest).catch((e) => fail(m, errType(e), errMessage(e), ref.task));
   }
 }
 
@@ -402,21 +432,26 @@ async function writeOne(
   report: (r: FileReport) => void,
   task: string,
   write: (dest: string) => Promise<string | undefined>,
+  joinedRest = false,
 ): Promise<void> {
   const fmt = sniff(data.subarray(0, 512));
   let dest = m.plan.dest;
-  if (fmt && dest !== '-' && !opts.inPlace) dest = withExt(dest, fmt);
-  const base = { input: m.item.display, inputBytes: m.inputBytes, task };
+  // -O names exactly that file (README "Outputs"); otherwise the extension follows the real format.
+  if (fmt && dest !== '-' && !opts.inPlace && !m.plan.literal) dest = withExt(dest, fmt);
+  const base = { input: m.item.display, inputBytes: m.inputBytes, task, ...(m.warnings.length ? { warnings: [...m.warnings] } : {}) };
   if (opts.minSavings && !opts.joined && !savesEnough(m.inputBytes, data.length, opts.minSavings)) {
     // Keep the original: never hand back a larger (or not worth it) result.
     m.done = true;
-    const note = `result (${data.length} B) not smaller enough than the original (${m.inputBytes} B); kept the original`;
+    let note = `${savingsShortfall(m.inputBytes, data.length, opts.minSavings)}; kept the original`;
     let written: string | undefined;
-    if (m.item.kind === 'file' && !opts.inPlace && dest !== '-' && path.dirname(dest) !== path.dirname(m.item.source)) {
+    // Copied where a result was asked for (-o DIR, -O FILE), so the target exists; not as a
+    // `-compressed` twin beside the input.
+    if (m.item.kind === 'file' && !opts.inPlace && dest !== '-' && (m.plan.literal || path.dirname(dest) !== path.dirname(m.item.source))) {
       written = await copyAtomic(m.item.source, dest, opts.onConflict).catch((e) => {
         if (e instanceof ConflictError) return undefined;
         throw e;
       });
+      if (written) note += ` (copied to ${displayPath(written, opts.cwd ?? process.cwd())})`;
     } else if (dest === '-' && m.item.data) {
       opts.stdout?.write(m.item.data);
     }
@@ -431,11 +466,14 @@ async function writeOne(
     report({ ...base, status: 'ok', output: '<stdout>', outputBytes: data.length });
     return;
   }
+  const checked = (await opts.checkResult?.(m.item, data).catch(() => [])) ?? [];
+  if (checked.length) Object.assign(base, { warnings: [...m.warnings, ...checked] });
   try {
     const written = await write(dest);
     m.done = true;
     opts.events?.onStage?.(m.item, 'done');
     if (written === undefined) report({ ...base, status: 'skipped', output: displayPath(dest, opts.cwd ?? process.cwd()), note: 'destination exists (--on-conflict skip)' });
+    else if (joinedRest) report({ ...base, status: 'ok', output: displayPath(written, opts.cwd ?? process.cwd()), outputBytes: 0, note: 'joined into the same file; its size is counted once' });
     else report({ ...base, status: 'ok', output: displayPath(written, opts.cwd ?? process.cwd()), outputBytes: data.length });
   } catch (e) {
     if (e instanceof ConflictError) throw new ConflictOnWrite(displayPath(dest, opts.cwd ?? process.cwd()));
@@ -448,6 +486,14 @@ class ConflictOnWrite extends Error {
   constructor(dest: string) {
     super(`${dest} already exists; pass --on-conflict overwrite|rename|skip, or choose another --output-dir`);
   }
+}
+
+/** Why a compressed result was not kept, with the numbers: what it saved against what was asked. */
+function savingsShortfall(before: number, after: number, min: { percent?: number; bytes?: number }): string {
+  const saved = before - after;
+  if (saved <= 0) return `the result (${formatBytes(after)}) is not smaller than the original (${formatBytes(before)})`;
+  const asked = [min.percent !== undefined ? `${min.percent}%` : '', min.bytes !== undefined ? formatBytes(min.bytes) : ''].filter(Boolean).join(' and ');
+  return `the result saves ${formatBytes(saved)} (${((saved / before) * 100).toFixed(1)}%), less than --min-savings ${asked}`;
 }
 
 function savesEnough(before: number, after: number, min: { percent?: number; bytes?: number }): boolean {

@@ -10,6 +10,7 @@ export const EXIT = {
   USAGE: 2,
   PARTIAL: 3,
   AUTH: 4,
+  WARNINGS: 5,
   INTERRUPTED: 130,
 } as const;
 
@@ -19,6 +20,7 @@ export const EXIT_CODE_HELP = `Exit codes:
   2    usage error: a bad flag, value or input, found before anything was sent
   3    some files failed; the others were written
   4    authentication failed (missing or rejected keys)
+  5    --strict: every file was written, but some with warnings
   130  interrupted (Ctrl-C)`;
 
 export class CliError extends Error {
@@ -50,4 +52,9 @@ export class PartialFailureError extends CliError {
 /** The run was interrupted by a signal: exit 130. */
 export class InterruptedError extends CliError {
   override readonly exitCode = EXIT.INTERRUPTED;
+}
+
+/** --strict and a file was written with warnings (TaskSuccessWithWarnings, a resize that could not enlarge): exit 5. */
+export class StrictWarningsError extends CliError {
+  override readonly exitCode = EXIT.WARNINGS;
 }

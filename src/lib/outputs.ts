@@ -34,6 +34,8 @@ export interface PlannedOutput {
   dest: string;
   /** Extension of the planned destination (without the dot), as spelled there. */
   ext: string;
+  /** `-O FILE`: exactly this name, whatever the result's format. */
+  literal?: boolean;
 }
 
 /**

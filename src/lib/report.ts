@@ -66,6 +66,7 @@ export async function createReporter(io: IO, mode: OutputMode, items: InputItem[
   const line = (r: FileReport) => {
     if (r.status === 'failed') return `${paint('31', '✗')} ${r.input}: ${r.error?.type ? `${r.error.type}: ` : ''}${r.error?.message ?? 'failed'}`;
     if (r.status === 'skipped') return `${paint('33', '-')} ${r.input}${r.output ? ` → ${r.output}` : ''}: skipped (${r.note ?? 'nothing to do'})`;
+    if (r.outputBytes === 0 && r.note) return `${paint('32', '✓')} ${r.input} → ${r.output}  (${r.note})`;
     const pct = r.inputBytes > 0 && r.outputBytes !== undefined ? ` (${signedPercent(r.inputBytes, r.outputBytes)})` : '';
     const note = r.note ? `; ${r.note}` : '';
     return `${paint('32', '✓')} ${r.input} → ${r.output}  ${formatBytes(r.inputBytes)} → ${formatBytes(r.outputBytes ?? 0)}${pct}${note}`;

@@ -20,6 +20,8 @@ export interface RunOptions {
   /** Unset when not given: the profile's default applies, then DEFAULT_CONCURRENCY (see run-tool.ts). */
   concurrency?: number;
   failFast: boolean;
+  /** Exit 5 when a file was written with warnings. */
+  strict: boolean;
   dryRun: boolean;
   noWait: boolean;
   apiDebug: boolean;
@@ -55,6 +57,7 @@ export function addRunOptions(cmd: Command, opts: { savings?: boolean; then?: bo
     .option('--files-from <file>', 'Read input names from a file, one a line or NUL-separated (- for stdin)', (v: string, prev: string[] = []) => [...prev, v])
     .option('-j, --concurrency <n>', `Tasks in flight at once, with twice as many uploads (default ${DEFAULT_CONCURRENCY})`, numberOption('--concurrency', { min: 1, max: 64 }))
     .option('--fail-fast', 'Stop starting new work at the first failed file')
+    .option('--strict', 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)')
     .option('--dry-run', 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything')
     .option('--no-wait', 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)')
     .option('--api-debug', "Send the API's debug parameter: the server echoes what it received and processes nothing")
@@ -80,6 +83,7 @@ export function readRunOptions(cmd: Command): RunOptions {
     filesFrom: o.filesFrom ?? [],
     concurrency: o.concurrency,
     failFast: Boolean(o.failFast),
+    strict: Boolean(o.strict),
     dryRun: Boolean(o.dryRun),
     noWait: o.wait === false,
     apiDebug: Boolean(o.apiDebug),

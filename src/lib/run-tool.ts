@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { PipelineStep, FileReport } from './batch.js';
 import { partition, runBatch, Throttle } from './batch.js';
 import { connect, resolveSettings, type ConnectionFlags } from './connection.js';
-import { AuthError, CliError, PartialFailureError, UsageError, InterruptedError } from './errors.js';
+import { AuthError, CliError, PartialFailureError, UsageError, InterruptedError, StrictWarningsError } from './errors.js';
 import { resolveInputs, type InputItem } from './inputs.js';
 import { exists, planOutputs, type PlannedOutput } from './outputs.js';
 import { createReporter, summarize, type RunReport } from './report.js';
@@ -17,6 +17,7 @@ import type { IO } from './io.js';
 import { toolByName, type ToolSpec } from '../spec/tools.js';
 import { ApiError } from '../api/errors.js';
 import { processBody } from '../api/params.js';
+import { resizeCheck } from './resize-check.js';
 
 export interface RunContext {
   io: IO;
@@ -62,6 +63,9 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   if (hasStdin && items.length > 1) throw new UsageError('`-` (standard input) cannot be mixed with other inputs');
   if (hasStdin && run.mode !== 'human') throw new UsageError('`-` writes the image to stdout, so --json/--ndjson cannot be used with it');
 
+  // -O names a target to (re)build, as mogrify and sharp-cli do (a Makefile rule): it replaces an
+  // existing file unless --on-conflict says otherwise.
+  if (run.output !== undefined && run.onConflict === 'error') run.onConflict = 'overwrite';
   const joined = job.steps.some((s) => s.tool === 'convertimage' && s.params.to === 'gif_animation');
   let plans = plan(items, job, joined, cwd);
 
@@ -143,6 +147,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
       signal: ctx.signal,
       throttle,
       events: reporter.events,
+      checkResult: resizeCheck(job.steps),
     });
     await Promise.all(recorded);
     const files = [...rejected, ...result.files];
@@ -168,6 +173,8 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
       throw new CliError(`could not reach the API: ${result.connectionError.message}`, 'Check --api-url and the network; nothing was processed.');
     }
     if (report.summary.failed > 0) throw new PartialFailureError(`${report.summary.failed} of ${report.summary.total} files failed`);
+    const warned = files.filter((f) => f.warnings?.length).length;
+    if (warned > 0 && run.strict) throw new StrictWarningsError(`${warned} of ${report.summary.total} files were written with warnings (--strict)`);
     return report;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) throw new AuthError(`the API refused the keys: ${e.message}`, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');
@@ -185,8 +192,9 @@ function plan(items: InputItem[], job: ToolRun, joined: boolean, cwd: string): P
   const suffix = toolByName(job.steps.at(-1)!.tool)?.suffix ?? 'out';
   if (run.output !== undefined) {
     if (items.length > 1 && !joined) throw new UsageError('-O/--output names one file: give one input, or use -o/--output-dir for several');
-    const dest = path.resolve(cwd, run.output);
-    return items.map(() => ({ dest, ext: path.extname(dest).slice(1) || (target ?? 'jpg') }));
+    // Literal (README "Outputs"): exactly this name whatever the format, `-` for stdout.
+    const dest = run.output === '-' ? '-' : path.resolve(cwd, run.output);
+    return items.map(() => ({ dest, ext: path.extname(dest).slice(1) || (target ?? 'jpg'), literal: true }));
   }
   if (joined) {
     const [first] = planOutputs(items.slice(0, 1), { outputDir: run.outputDir, flat: run.flat, inPlace: false, suffix, onConflict: run.onConflict, cwd }, target);
