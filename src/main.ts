@@ -4,7 +4,8 @@
  * The first Ctrl-C stops starting work: tasks already under way finish and are written (so a later
  * `--resume` never sends a file twice), the rest are reported as interrupted, the summary is printed,
  * and the exit code is 130. A second Ctrl-C quits at once: the open remote tasks are deleted (within
- * 1.5 s) and temporary files removed, so no partial file is ever left at a destination.
+ * 1.5 s) and temporary files removed, so no partial file is ever left at a destination. SIGTERM does
+ * the same at once (exit 143).
  */
 import { readFileSync } from 'node:fs';
 import { EXIT } from './lib/errors.js';
@@ -36,8 +37,17 @@ export async function main(argv: string[]): Promise<number> {
       .then(({ hardExitCleanup }) => hardExitCleanup(1500))
       .finally(() => process.exit(EXIT.INTERRUPTED));
   };
+  // SIGTERM (kill, timeout, a service manager) asks to stop, not to finish: it quits at once like a
+  // second Ctrl-C, with exit code 143 (128 + 15).
+  const onSigterm = () => {
+    interrupts = 2;
+    controller.abort(new Error('terminated'));
+    void import('./lib/cleanup.js')
+      .then(({ hardExitCleanup }) => hardExitCleanup(1500))
+      .finally(() => process.exit(EXIT.TERMINATED));
+  };
   process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  process.on('SIGTERM', onSigterm);
   // `iloveimg --help | head`: the reader went away; that is not an error worth a stack trace.
   const onPipeError = (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(controller.signal.aborted ? EXIT.INTERRUPTED : EXIT.OK);
@@ -57,6 +67,6 @@ export async function main(argv: string[]): Promise<number> {
     return controller.signal.aborted && code !== EXIT.OK ? EXIT.INTERRUPTED : code;
   } finally {
     process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    process.off('SIGTERM', onSigterm);
   }
 }

@@ -12,6 +12,7 @@ export const EXIT = {
   AUTH: 4,
   WARNINGS: 5,
   INTERRUPTED: 130,
+  TERMINATED: 143,
 } as const;
 
 export const EXIT_CODE_HELP = `Exit codes:
@@ -21,7 +22,8 @@ export const EXIT_CODE_HELP = `Exit codes:
   3    some files failed; the others were written
   4    authentication failed (missing or rejected keys)
   5    --strict: every file was written, but some with warnings
-  130  interrupted (Ctrl-C)`;
+  130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM): stopped at once, temporary files removed`;
 
 export class CliError extends Error {
   readonly exitCode: number = EXIT.ERROR;

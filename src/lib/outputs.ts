@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
-import { link, mkdir, rename, stat, unlink, writeFile, copyFile } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, realpath, rename, stat, unlink, writeFile, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from './errors.js';
 import type { InputItem } from './inputs.js';
@@ -60,7 +60,7 @@ export function planOutputs(items: InputItem[], opts: OutputOptions, targetExt?:
       return { dest: path.resolve(cwd, opts.outputDir, `${rel}.${ext}`), ext };
     }
     const dir = item.kind === 'file' ? path.dirname(item.source) : cwd;
-    return { dest: path.join(dir, `${path.basename(stem)}-${opts.suffix}.${ext}`), ext };
+    return { dest: path.join(dir, fitName(path.basename(stem), `-${opts.suffix}.${ext}`)), ext };
   });
   const byDest = new Map<string, number>();
   const sources = new Set(items.filter((i) => i.kind === 'file').map((i) => i.source));
@@ -80,6 +80,13 @@ export function planOutputs(items: InputItem[], opts: OutputOptions, targetExt?:
     byDest.set(key, i);
   });
   return plans;
+}
+
+/** `stem + tail`, with the stem cut (at a character boundary) so the name fits NAME_MAX, 255 bytes. */
+function fitName(stem: string, tail: string): string {
+  let cut = stem;
+  while (Buffer.byteLength(cut + tail) > 255 && cut.length > 1) cut = [...cut].slice(0, -1).join('');
+  return cut + tail;
 }
 
 /** Keeps `.jpeg`/`.JPG` as spelled when the format does not change. */
@@ -151,11 +158,15 @@ function numbered(dest: string, n: number): string {
 /** Temporary files not yet committed: removed by `removeTempFilesSync` on a hard exit (second Ctrl-C). */
 const liveTemps = new Set<string>();
 
-/** A temporary path beside `dest`, on the same file system so the final rename is atomic. */
+/**
+ * A temporary path beside `dest`, on the same file system so the final rename is atomic. Its name
+ * stays within NAME_MAX (255 bytes) whatever the destination's: a long name is cut, not lengthened.
+ */
 export async function tempFor(dest: string): Promise<string> {
   const dir = path.dirname(dest);
   await mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(dest)}.${randomBytes(6).toString('hex')}.iloveimg-tmp`);
+  const base = Buffer.byteLength(path.basename(dest)) > 200 ? 'iloveimg' : path.basename(dest);
+  const tmp = path.join(dir, `.${base}.${randomBytes(6).toString('hex')}.iloveimg-tmp`);
   liveTemps.add(tmp);
   return tmp;
 }
@@ -171,11 +182,55 @@ export function removeTempFilesSync(): void {
   liveTemps.clear();
 }
 
-/** Writes bytes to `dest` atomically under the policy. */
+/**
+ * Writes bytes to `dest` atomically under the policy. In place, the file keeps its mode (and owner and
+ * group where the user may set them), and a symbolic link is written through: its target is replaced
+ * and the link stays a link (README "Outputs").
+ */
 export async function writeAtomic(dest: string, data: Buffer, policy: ConflictPolicy, inPlace = false): Promise<string | undefined> {
+  if (inPlace) {
+    const real = await realpath(dest);
+    const st = await stat(real);
+    const tmp = await tempFor(real);
+    await writeFile(tmp, data, { mode: st.mode & 0o7777 });
+    await chmod(tmp, st.mode & 0o7777);
+    await chown(tmp, st.uid, st.gid).catch(() => undefined);
+    await commitFile(tmp, real, policy, true);
+    return dest;
+  }
   const tmp = await tempFor(dest);
   await writeFile(tmp, data);
   return commitFile(tmp, dest, policy, inPlace);
+}
+
+/**
+ * Makes sure results can be written to `dir` before anything is sent: creates it (one level at a
+ * time: a recursive mkdir under /proc never returns) and writes and removes a probe file. Returns why
+ * not, or undefined when it can.
+ */
+export async function checkWritableDir(dir: string): Promise<string | undefined> {
+  const missing: string[] = [];
+  for (let cur = dir; ; cur = path.dirname(cur)) {
+    const st = await stat(cur).catch((e: NodeJS.ErrnoException) => e);
+    if (!(st instanceof Error)) {
+      if (!st.isDirectory()) return `${cur} is not a directory`;
+      break;
+    }
+    if (st.code !== 'ENOENT') return `${cur}: ${st.message}`;
+    missing.unshift(cur);
+    if (path.dirname(cur) === cur) break;
+  }
+  try {
+    for (const d of missing) await mkdir(d).catch((e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? undefined : Promise.reject(e)));
+    const probe = path.join(dir, `.iloveimg-probe-${randomBytes(6).toString('hex')}`);
+    await writeFile(probe, '', { flag: 'wx' });
+    await unlink(probe);
+    return undefined;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = { EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system', ENOENT: 'cannot be created there', ENOTDIR: 'a parent is not a directory', ENOSPC: 'no space left' }[err.code ?? ''];
+    return `cannot write to ${dir}: ${why ?? err.message}`;
+  }
 }
 
 /** Copies `src` to `dest` atomically under the policy (compress keeping an original). */

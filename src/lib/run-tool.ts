@@ -18,6 +18,7 @@ import { toolByName, type ToolSpec } from '../spec/tools.js';
 import { ApiError } from '../api/errors.js';
 import { processBody } from '../api/params.js';
 import { resizeCheck } from './resize-check.js';
+import { doneEarlier, ownOutputs, unwritable } from './preflight.js';
 
 export interface RunContext {
   io: IO;
@@ -67,7 +68,28 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   // existing file unless --on-conflict says otherwise.
   if (run.output !== undefined && run.onConflict === 'error') run.onConflict = 'overwrite';
   const joined = job.steps.some((s) => s.tool === 'convertimage' && s.params.to === 'gif_animation');
+  if (!run.outputDir && run.output === undefined && !run.inPlace) {
+    const own = ownOutputs(items, toolByName(job.steps.at(-1)!.tool)?.suffix ?? 'out');
+    rejected.push(...own.skipped);
+    items = own.keep.map((i) => items[i]);
+  }
   let plans = plan(items, job, joined, cwd);
+  if (!run.dryRun) {
+    // Every destination can be written, before the first upload: a bad -o/-O stops the run; a
+    // directory beside some inputs fails those files.
+    const bad = await unwritable(plans);
+    if (bad.size && (run.outputDir !== undefined || run.output !== undefined)) {
+      throw new CliError([...bad.values()][0], 'Nothing was sent. Choose a directory you can write to (-o DIR).');
+    }
+    const keep = plans.map((p, i) => i).filter((i) => !bad.has(path.dirname(plans[i].dest)));
+    for (const i of plans.keys()) {
+      const why = bad.get(path.dirname(plans[i].dest));
+      if (why) rejected.push({ input: items[i].display, status: 'failed', inputBytes: items[i].size, error: { type: 'OutputNotWritable', message: why } });
+    }
+    items = keep.map((i) => items[i]);
+    plans = keep.map((i) => plans[i]);
+    if (items.length === 0) return finishEarly(ctx, job, rejected, started);
+  }
 
   // Work an earlier run finished (--resume, --skip-unchanged), then destinations that exist already:
   // both decided per file before any upload (one never sinks the batch).
@@ -75,8 +97,8 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   if (journal && (run.resume || run.skipUnchanged) && !joined) {
     const left: number[] = [];
     for (let i = 0; i < items.length; i++) {
-      const done = await journal.done(items[i], { resume: run.resume, unchanged: run.skipUnchanged });
-      if (done) rejected.push({ input: items[i].display, status: 'skipped', inputBytes: items[i].size, output: path.relative(cwd, done.output) || done.output, outputBytes: done.outputBytes, note: 'already done by an earlier run' });
+      const done = await doneEarlier(journal, items[i], plans[i], { resume: run.resume, skipUnchanged: run.skipUnchanged, onConflict: run.onConflict, cwd });
+      if (done) rejected.push(done);
       else left.push(i);
     }
     items = left.map((i) => items[i]);
