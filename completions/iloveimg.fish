@@ -157,6 +157,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'compress|-O' 'compress|--output'
             return 0
+        case 'compress|--suffix'
+            return 0
+        case 'compress|--name'
+            return 0
         case 'compress|--on-conflict'
             return 0
         case 'compress|--files-from'
@@ -195,6 +199,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'resize|-O' 'resize|--output'
             return 0
+        case 'resize|--suffix'
+            return 0
+        case 'resize|--name'
+            return 0
         case 'resize|--on-conflict'
             return 0
         case 'resize|--files-from'
@@ -231,6 +239,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'crop|-O' 'crop|--output'
             return 0
+        case 'crop|--suffix'
+            return 0
+        case 'crop|--name'
+            return 0
         case 'crop|--on-conflict'
             return 0
         case 'crop|--files-from'
@@ -262,6 +274,10 @@ function __iloveimg_takes_value --argument-names path flag
         case 'convert|-o' 'convert|--output-dir'
             return 0
         case 'convert|-O' 'convert|--output'
+            return 0
+        case 'convert|--suffix'
+            return 0
+        case 'convert|--name'
             return 0
         case 'convert|--on-conflict'
             return 0
@@ -315,6 +331,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'watermark|-O' 'watermark|--output'
             return 0
+        case 'watermark|--suffix'
+            return 0
+        case 'watermark|--name'
+            return 0
         case 'watermark|--on-conflict'
             return 0
         case 'watermark|--files-from'
@@ -343,6 +363,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'rotate|-O' 'rotate|--output'
             return 0
+        case 'rotate|--suffix'
+            return 0
+        case 'rotate|--name'
+            return 0
         case 'rotate|--on-conflict'
             return 0
         case 'rotate|--files-from'
@@ -370,6 +394,10 @@ function __iloveimg_takes_value --argument-names path flag
         case 'repair|-o' 'repair|--output-dir'
             return 0
         case 'repair|-O' 'repair|--output'
+            return 0
+        case 'repair|--suffix'
+            return 0
+        case 'repair|--name'
             return 0
         case 'repair|--on-conflict'
             return 0
@@ -401,6 +429,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'upscale|-O' 'upscale|--output'
             return 0
+        case 'upscale|--suffix'
+            return 0
+        case 'upscale|--name'
+            return 0
         case 'upscale|--on-conflict'
             return 0
         case 'upscale|--files-from'
@@ -429,6 +461,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'removebackground|-O' 'removebackground|--output'
             return 0
+        case 'removebackground|--suffix'
+            return 0
+        case 'removebackground|--name'
+            return 0
         case 'removebackground|--on-conflict'
             return 0
         case 'removebackground|--files-from'
@@ -442,6 +478,10 @@ function __iloveimg_takes_value --argument-names path flag
         case 'chain|-o' 'chain|--output-dir'
             return 0
         case 'chain|-O' 'chain|--output'
+            return 0
+        case 'chain|--suffix'
+            return 0
+        case 'chain|--name'
             return 0
         case 'chain|--on-conflict'
             return 0
@@ -599,6 +639,9 @@ complete -c iloveimg -n '__iloveimg_is compress' -s o -l output-dir -x -a '(__fi
 complete -c iloveimg -n '__iloveimg_is compress' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is compress' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is compress' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is compress' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is compress' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is compress' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is compress' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is compress' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is compress' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
@@ -640,6 +683,9 @@ complete -c iloveimg -n '__iloveimg_is resize' -s o -l output-dir -x -a '(__fish
 complete -c iloveimg -n '__iloveimg_is resize' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is resize' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is resize' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is resize' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is resize' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is resize' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is resize' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is resize' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is resize' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
@@ -676,6 +722,9 @@ complete -c iloveimg -n '__iloveimg_is crop' -s o -l output-dir -x -a '(__fish_c
 complete -c iloveimg -n '__iloveimg_is crop' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is crop' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is crop' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is crop' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is crop' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is crop' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is crop' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is crop' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is crop' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
@@ -712,6 +761,9 @@ complete -c iloveimg -n '__iloveimg_is convert' -s o -l output-dir -x -a '(__fis
 complete -c iloveimg -n '__iloveimg_is convert' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is convert' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is convert' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is convert' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is convert' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is convert' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is convert' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is convert' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is convert' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
@@ -758,6 +810,9 @@ complete -c iloveimg -n '__iloveimg_is watermark' -s o -l output-dir -x -a '(__f
 complete -c iloveimg -n '__iloveimg_is watermark' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is watermark' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is watermark' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is watermark' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is watermark' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is watermark' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is watermark' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is watermark' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is watermark' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
@@ -790,6 +845,9 @@ complete -c iloveimg -n '__iloveimg_is rotate' -s o -l output-dir -x -a '(__fish
 complete -c iloveimg -n '__iloveimg_is rotate' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is rotate' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is rotate' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is rotate' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is rotate' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is rotate' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is rotate' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is rotate' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is rotate' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
@@ -822,6 +880,9 @@ complete -c iloveimg -n '__iloveimg_is repair' -s o -l output-dir -x -a '(__fish
 complete -c iloveimg -n '__iloveimg_is repair' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is repair' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is repair' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is repair' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is repair' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is repair' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is repair' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is repair' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is repair' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
@@ -855,6 +916,9 @@ complete -c iloveimg -n '__iloveimg_is upscale' -s o -l output-dir -x -a '(__fis
 complete -c iloveimg -n '__iloveimg_is upscale' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is upscale' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is upscale' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is upscale' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is upscale' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is upscale' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is upscale' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is upscale' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is upscale' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
@@ -887,6 +951,9 @@ complete -c iloveimg -n '__iloveimg_is removebackground' -s o -l output-dir -x -
 complete -c iloveimg -n '__iloveimg_is removebackground' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is removebackground' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is removebackground' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is removebackground' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is removebackground' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is removebackground' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is removebackground' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is removebackground' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is removebackground' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
@@ -908,6 +975,9 @@ complete -c iloveimg -n '__iloveimg_is chain' -s o -l output-dir -x -a '(__fish_
 complete -c iloveimg -n '__iloveimg_is chain' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is chain' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is chain' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is chain' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is chain' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is chain' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is chain' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is chain' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is chain' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
@@ -931,7 +1001,7 @@ complete -c iloveimg -n '__iloveimg_arg \'tasks\' 0' -a 'delete' -d 'Delete a ta
 complete -c iloveimg -n '__iloveimg_is tasks' -s h -l help -d 'Show help'
 
 # iloveimg tasks list
-complete -c iloveimg -n '__iloveimg_is tasks list' -l tool -x -a '(printf \'%s\\n\' "compressimage" "resizeimage" "cropimage" "convertimage" "watermarkimage" "rotateimage" "repairimage" "removebackgroundimage" "upscaleimage")' -d 'Only this tool'
+complete -c iloveimg -n '__iloveimg_is tasks list' -l tool -x -d 'Only this tool: a command name or the API\'s (compress, resize, crop, convert, watermark, rotate, repair, removebackground, upscale)'
 complete -c iloveimg -n '__iloveimg_is tasks list' -l status -x -a '(printf \'%s\\n\' "TaskWaiting" "TaskProcessing" "TaskSuccess" "TaskSuccessWithWarnings" "TaskError" "TaskDeleted" "UploadDeleted" "TaskNotFound")' -d 'Only tasks in this status'
 complete -c iloveimg -n '__iloveimg_is tasks list' -l custom-int -x -d 'Only tasks with this custom_int'
 complete -c iloveimg -n '__iloveimg_is tasks list' -l page -x -d 'Page number'

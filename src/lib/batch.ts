@@ -9,6 +9,7 @@
  * flight, so a 100-file batch costs ~130 requests instead of the official libraries' ~100 sequential
  * ones, and one failing group or file never sinks the others.
  */
+import { stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { IloveimgClient, TaskRef } from '../api/client.js';
 import { ApiError, ConnectionError } from '../api/errors.js';
@@ -95,6 +96,8 @@ export interface BatchOptions {
   events?: BatchEvents;
   /** Warnings about a result the server did not flag (a resize that could not enlarge: src/lib/resize-check.ts). */
   checkResult?: (item: InputItem, output: Buffer) => Promise<string[]>;
+  /** Give each written result its input's modification time (--keep-dates). */
+  keepDates?: boolean;
 }
 
 export interface BatchResult {
@@ -452,6 +455,10 @@ async function writeOne(
         throw e;
       });
       if (written) note += ` (copied to ${displayPath(written, opts.cwd ?? process.cwd())})`;
+      if (written && opts.keepDates) {
+        const st = await stat(m.item.source);
+        await utimes(written, st.atime, st.mtime);
+      }
     } else if (dest === '-' && m.item.data) {
       opts.stdout?.write(m.item.data);
     }
@@ -469,7 +476,10 @@ async function writeOne(
   const checked = (await opts.checkResult?.(m.item, data).catch(() => [])) ?? [];
   if (checked.length) Object.assign(base, { warnings: [...m.warnings, ...checked] });
   try {
+    // Read before writing: in place, the input is the destination.
+    const dates = opts.keepDates && m.item.kind === 'file' ? await stat(m.item.source) : undefined;
     const written = await write(dest);
+    if (written && dates) await utimes(written, dates.atime, dates.mtime);
     m.done = true;
     opts.events?.onStage?.(m.item, 'done');
     if (written === undefined) report({ ...base, status: 'skipped', output: displayPath(dest, opts.cwd ?? process.cwd()), note: 'destination exists (--on-conflict skip)' });

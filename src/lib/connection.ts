@@ -98,10 +98,16 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
   });
 
   const haveKeys = Boolean(s.publicKey && s.secretKey);
-  if (!flags.local && (haveKeys || s.apiUrl)) {
+  const someKey = Boolean(s.publicKey || s.secretKey);
+  // No key at all: the embedded engine (README "Configuration"), even when an api_url is left over
+  // (a profile after `logout`, ILOVEIMG_API_URL); say where it came from and what to do about it.
+  if (!flags.local && !someKey && s.apiUrl && opts.requireRemote === undefined) {
+    opts.io.warn(`api_url ${s.apiUrl} (from ${sourceName(s, 'apiUrl')}) is not used: no keys are configured, so the embedded engine runs. Run \`iloveimg login\` to use that server${s.sources.apiUrl === 'profile' ? ', or `iloveimg config unset api_url`' : ''}.`);
+  } else if (!flags.local && (haveKeys || s.apiUrl)) {
     if (!haveKeys) {
+      const have = s.publicKey ? 'publicKey' : s.secretKey ? 'secretKey' : undefined;
       throw new AuthError(
-        `--api-url ${s.apiUrl} needs a key pair: ${s.publicKey ? 'the secret key' : 'the public key'} is missing`,
+        `${s.apiUrl} needs a key pair: ${have ? `the ${have === 'publicKey' ? 'secret' : 'public'} key is missing (the ${have === 'publicKey' ? 'public' : 'secret'} key comes from ${sourceName(s, have)})` : `no keys are configured (the URL comes from ${sourceName(s, 'apiUrl')})`}`,
         'Set ILOVEIMG_PUBLIC_KEY and ILOVEIMG_SECRET_KEY, pass --public-key/--secret-key, or run `iloveimg login`.',
       );
     }
@@ -136,4 +142,11 @@ async function engineNotice(io: IO, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
     .then(() => writeFile(marker, ''))
     .catch(() => undefined);
+}
+
+/** "the profile 'work'", "ILOVEIMG_API_URL", "--api-url": where a setting came from, for messages. */
+function sourceName(s: ResolvedSettings, key: 'apiUrl' | 'publicKey' | 'secretKey'): string {
+  const names = { apiUrl: ['--api-url', 'ILOVEIMG_API_URL'], publicKey: ['--public-key', 'ILOVEIMG_PUBLIC_KEY'], secretKey: ['--secret-key', 'ILOVEIMG_SECRET_KEY'] }[key];
+  const src = s.sources[key];
+  return src === 'flag' ? names[0] : src === 'env' ? names[1] : `the profile '${s.profile.name}' (${s.profile.file})`;
 }

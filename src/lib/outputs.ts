@@ -27,6 +27,8 @@ export interface OutputOptions {
   suffix: string;
   onConflict: ConflictPolicy;
   cwd?: string;
+  /** `--name` template ({name}, {ext}, {tool}, {n}) and the command, for the file names written. */
+  naming?: { name?: string; tool: string };
 }
 
 export interface PlannedOutput {
@@ -45,8 +47,12 @@ export interface PlannedOutput {
 export function planOutputs(items: InputItem[], opts: OutputOptions, targetExt?: string): PlannedOutput[] {
   const cwd = opts.cwd ?? process.cwd();
   if (opts.inPlace && opts.outputDir) throw new UsageError('--in-place and --output-dir cannot be used together');
-  const plans = items.map((item): PlannedOutput => {
-    if (item.kind === 'stdin') return { dest: '-', ext: targetExt ?? item.format ?? 'jpg' };
+  const plans = items.map((item, index): PlannedOutput => {
+    // `-` writes to stdout, unless -o names a directory: then `DIR/stdin.EXT`.
+    if (item.kind === 'stdin') {
+      const ext = targetExt ?? item.format ?? 'jpg';
+      return { dest: opts.outputDir ? path.resolve(cwd, opts.outputDir, `stdin.${ext}`) : '-', ext };
+    }
     const inExt = path.extname(item.rel).slice(1);
     const ext = chooseExt(inExt, item.format, targetExt);
     const stem = inExt ? item.rel.slice(0, -(inExt.length + 1)) : item.rel;
@@ -55,12 +61,13 @@ export function planOutputs(items: InputItem[], opts: OutputOptions, targetExt?:
       if (ext !== inExt) throw new UsageError(`--in-place cannot change ${item.display} to .${ext}`, 'Use -o DIR to write converted files elsewhere.');
       return { dest: item.source, ext };
     }
+    const named = opts.naming?.name !== undefined ? fillName(opts.naming.name, { name: path.basename(stem), ext, tool: opts.naming.tool, n: index + 1 }) : undefined;
     if (opts.outputDir) {
       const rel = opts.flat || item.kind === 'url' ? path.basename(stem) : stem;
-      return { dest: path.resolve(cwd, opts.outputDir, `${rel}.${ext}`), ext };
+      return { dest: path.resolve(cwd, opts.outputDir, named ? path.join(path.dirname(rel), named) : `${rel}.${ext}`), ext };
     }
     const dir = item.kind === 'file' ? path.dirname(item.source) : cwd;
-    return { dest: path.join(dir, fitName(path.basename(stem), `-${opts.suffix}.${ext}`)), ext };
+    return { dest: path.join(dir, named ?? fitName(path.basename(stem), `-${opts.suffix}.${ext}`)), ext };
   });
   const byDest = new Map<string, number>();
   const sources = new Set(items.filter((i) => i.kind === 'file').map((i) => i.source));
@@ -80,6 +87,18 @@ export function planOutputs(items: InputItem[], opts: OutputOptions, targetExt?:
     byDest.set(key, i);
   });
   return plans;
+}
+
+/**
+ * `--name '{name}.min.{ext}'` → `photo.min.jpg`: {name} is the input's name without its extension,
+ * {ext} the result's extension, {tool} the command, {n} the input's position (1, 2, …).
+ */
+export function fillName(template: string, v: { name: string; ext: string; tool: string; n: number }): string {
+  const out = template.replace(/\{(name|ext|tool|n)\}/g, (_, k: keyof typeof v) => String(v[k]));
+  const unknown = /\{[^}]*\}/.exec(out);
+  if (unknown) throw new UsageError(`--name: unknown placeholder ${unknown[0]}`, 'Use {name}, {ext}, {tool} and {n}.');
+  if (/[/\\]/.test(out) || out === '' || out === '.' || out === '..') throw new UsageError(`--name must give a file name, not a path: ${JSON.stringify(template)}`);
+  return out;
 }
 
 /** `stem + tail`, with the stem cut (at a character boundary) so the name fits NAME_MAX, 255 bytes. */

@@ -4,13 +4,17 @@
  * - inputs that are this command's own earlier outputs (`a-compressed.jpg` beside `a.jpg`, swept in
  *   by a glob on a second run) are skipped, and say so;
  * - every destination directory is created and probed for writing;
- * - work an earlier run finished (--resume, --skip-unchanged) is not sent again.
+ * - work an earlier run finished (--resume, --skip-unchanged) is not sent again;
+ * - flags that contradict each other, and `-` on a terminal, are usage errors at once.
  */
 import path from 'node:path';
 import type { FileReport } from './batch.js';
 import type { InputItem } from './inputs.js';
 import { checkWritableDir, ConflictError, copyAtomic, withExt, type ConflictPolicy, type PlannedOutput } from './outputs.js';
 import type { Journal } from './journal.js';
+import type { IO } from './io.js';
+import type { RunOptions } from './run-options.js';
+import { UsageError } from './errors.js';
 
 /**
  * Splits off the inputs named `{stem}-{suffix}.{ext}` that sit beside another input `{stem}.*`: the
@@ -71,5 +75,15 @@ export async function doneEarlier(
   } catch (e) {
     if (e instanceof ConflictError) return undefined;
     throw e;
+  }
+}
+
+/** Flags that make no sense together or alone (README "Batches"), and `-` with nothing piped in. */
+export function checkFlags(job: { inputs: string[]; run: RunOptions }, io: IO): void {
+  const { run } = job;
+  if (run.flat && !run.outputDir) throw new UsageError('--flat needs -o/--output-dir (it flattens the tree written there)');
+  if (run.resume && !run.outputDir) throw new UsageError('--resume needs -o/--output-dir (the run journal is kept there)');
+  if (job.inputs.includes('-') && (io.stdin as { isTTY?: boolean }).isTTY) {
+    throw new UsageError('`-` reads an image from standard input, but standard input is a terminal', 'Pipe an image in: `cat photo.jpg | iloveimg … -`.');
   }
 }

@@ -18,7 +18,7 @@ import { toolByName, type ToolSpec } from '../spec/tools.js';
 import { ApiError } from '../api/errors.js';
 import { processBody } from '../api/params.js';
 import { resizeCheck } from './resize-check.js';
-import { doneEarlier, ownOutputs, unwritable } from './preflight.js';
+import { checkFlags, doneEarlier, ownOutputs, unwritable } from './preflight.js';
 
 export interface RunContext {
   io: IO;
@@ -47,6 +47,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   if (job.inputs.length === 0 && run.filesFrom.length === 0) {
     throw new UsageError(`${job.spec.command}: no input files given`, `Example: iloveimg ${job.spec.examples[0]?.replace(/^iloveimg /, '') ?? `${job.spec.command} photo.jpg`}`);
   }
+  checkFlags(job, io);
   const resolved = await resolveInputs(job.inputs, { recursive: run.recursive, filesFrom: run.filesFrom, cwd, stdin: io.stdin });
   for (const w of resolved.warnings) io.warn(w);
   const rejected: FileReport[] = resolved.rejected.map((r) => ({
@@ -62,14 +63,24 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   }
   const hasStdin = items.some((i) => i.kind === 'stdin');
   if (hasStdin && items.length > 1) throw new UsageError('`-` (standard input) cannot be mixed with other inputs');
-  if (hasStdin && run.mode !== 'human') throw new UsageError('`-` writes the image to stdout, so --json/--ndjson cannot be used with it');
+  // --fail-fast covers the checks made before anything is sent: a named input that is missing or not
+  // an image stops the run before the first upload.
+  if (run.failFast && rejected.some((r) => r.status === 'failed')) {
+    for (const it of items) rejected.push({ input: it.display, status: 'skipped', inputBytes: it.size, note: 'not started (--fail-fast)' });
+    return finishEarly(ctx, job, rejected, started);
+  }
+  const toStdout = run.output === '-' || (hasStdin && run.output === undefined && !run.outputDir);
+  if (toStdout && run.mode !== 'human') throw new UsageError('the image goes to stdout here, so --json/--ndjson cannot be used', 'Write it to a file with -O FILE or -o DIR.');
+  if (toStdout && (io.stdout as { isTTY?: boolean }).isTTY) {
+    throw new UsageError('refusing to write image bytes to a terminal', 'Redirect stdout (`> out.jpg`), pipe it on, or write a file with -O FILE or -o DIR.');
+  }
 
   // -O names a target to (re)build, as mogrify and sharp-cli do (a Makefile rule): it replaces an
   // existing file unless --on-conflict says otherwise.
   if (run.output !== undefined && run.onConflict === 'error') run.onConflict = 'overwrite';
   const joined = job.steps.some((s) => s.tool === 'convertimage' && s.params.to === 'gif_animation');
   if (!run.outputDir && run.output === undefined && !run.inPlace) {
-    const own = ownOutputs(items, toolByName(job.steps.at(-1)!.tool)?.suffix ?? 'out');
+    const own = ownOutputs(items, run.suffix ?? toolByName(job.steps.at(-1)!.tool)?.suffix ?? 'out');
     rejected.push(...own.skipped);
     items = own.keep.map((i) => items[i]);
   }
@@ -170,6 +181,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
       throttle,
       events: reporter.events,
       checkResult: resizeCheck(job.steps),
+      keepDates: run.keepDates,
     });
     await Promise.all(recorded);
     const files = [...rejected, ...result.files];
@@ -184,7 +196,11 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     if (!conn.embedded && result.remainingFiles !== undefined && Number.isFinite(result.remainingFiles)) report.summary.remainingFiles = result.remainingFiles;
     reporter.finish(report);
     if (run.noWait && run.mode === 'human') {
-      for (const t of result.tasks) io.info(`queued task ${t.task}; fetch it with: iloveimg tasks wait ${t.task} && iloveimg tasks download ${t.task} -o <dir>`);
+      // The id is data: on stdout, one a line, so `T=$(iloveimg … --no-wait)` gets it; the hint is for people.
+      for (const t of result.tasks) {
+        io.stdout.write(`${t.task}\n`);
+        io.info(`queued task ${t.task}; fetch it with: iloveimg tasks wait ${t.task} && iloveimg tasks download ${t.task} -o <dir>`);
+      }
     }
     if (ctx.signal?.aborted) {
       throw new InterruptedError('interrupted; finished files were kept, no partial file was written', run.outputDir ? 'Run the same command with --resume to finish the rest.' : undefined);
@@ -211,7 +227,8 @@ function plan(items: InputItem[], job: ToolRun, joined: boolean, cwd: string): P
   const { run } = job;
   const convert = [...job.steps].reverse().find((s) => s.tool === 'convertimage');
   const target = convert ? (convert.params.to === 'gif_animation' ? 'gif' : String(convert.params.to ?? 'jpg')) : undefined;
-  const suffix = toolByName(job.steps.at(-1)!.tool)?.suffix ?? 'out';
+  const suffix = run.suffix ?? toolByName(job.steps.at(-1)!.tool)?.suffix ?? 'out';
+  const naming = { name: run.name, tool: job.spec.command };
   if (run.output !== undefined) {
     if (items.length > 1 && !joined) throw new UsageError('-O/--output names one file: give one input, or use -o/--output-dir for several');
     // Literal (README "Outputs"): exactly this name whatever the format, `-` for stdout.
@@ -219,10 +236,10 @@ function plan(items: InputItem[], job: ToolRun, joined: boolean, cwd: string): P
     return items.map(() => ({ dest, ext: path.extname(dest).slice(1) || (target ?? 'jpg'), literal: true }));
   }
   if (joined) {
-    const [first] = planOutputs(items.slice(0, 1), { outputDir: run.outputDir, flat: run.flat, inPlace: false, suffix, onConflict: run.onConflict, cwd }, target);
+    const [first] = planOutputs(items.slice(0, 1), { outputDir: run.outputDir, flat: run.flat, inPlace: false, suffix, onConflict: run.onConflict, cwd, naming }, target);
     return items.map(() => first);
   }
-  return planOutputs(items, { outputDir: run.outputDir, flat: run.flat, inPlace: run.inPlace, suffix, onConflict: run.onConflict, cwd }, target);
+  return planOutputs(items, { outputDir: run.outputDir, flat: run.flat, inPlace: run.inPlace, suffix, onConflict: run.onConflict, cwd, naming }, target);
 }
 
 /** Nothing left to send (every input skipped or failed before upload): the same report, no connection. */

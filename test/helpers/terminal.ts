@@ -25,6 +25,8 @@ export function runInTerminal(
     env?: Record<string, string>;
     cols?: number;
     rows?: number;
+    /** A file piped into the CLI's stdin (`cat FILE | iloveimg …`): stdout and stderr stay the terminal. */
+    stdinFile?: string;
     /** Called with everything printed so far; return bytes to type (e.g. '\x03' for Ctrl-C), once. */
     typeWhen?: (output: string) => string | undefined;
   },
@@ -33,7 +35,8 @@ export function runInTerminal(
   const rows = opts.rows ?? 30;
   const env: NodeJS.ProcessEnv = { ...process.env, SHELL: '/bin/sh', TERM: 'xterm-256color', NO_COLOR: '1', ILOVEIMG_CONFIG_DIR: path.join(opts.cwd, '.config-iloveimg'), ...opts.env };
   for (const k of ['ILOVEIMG_PUBLIC_KEY', 'ILOVEIMG_SECRET_KEY', 'ILOVEIMG_API_URL', 'ILOVEIMG_PROFILE', 'CI']) if (!opts.env?.[k]) delete env[k];
-  const command = `stty cols ${cols} rows ${rows}; exec ${[process.execPath, BIN, ...args].map(quote).join(' ')}`;
+  const cli = [process.execPath, BIN, ...args].map(quote).join(' ');
+  const command = `stty cols ${cols} rows ${rows}; ${opts.stdinFile ? `cat ${quote(opts.stdinFile)} | ${cli}` : `exec ${cli}`}`;
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
