@@ -109,6 +109,9 @@ export interface BatchResult {
   connectionError?: ApiError;
 }
 
+/** The note of the files a first Ctrl-C kept from starting; people see one line for all of them. */
+export const NOT_STARTED = 'not started (interrupted)';
+
 // Small enough that a first Ctrl-C (which lets started tasks finish) is not a long wait, large enough
 // that the per-task requests (start, process, download) stay a small share of a batch.
 const MAX_GROUP = 10;
@@ -133,7 +136,11 @@ export async function runBatch(client: IloveimgClient, items: InputItem[], plans
     groups.map((indexes) =>
       pool.run(async () => {
         if (stop || opts.signal?.aborted) {
-          for (const i of indexes) report(failed(items[i], opts.signal?.aborted ? 'Interrupted' : 'Cancelled', opts.signal?.aborted ? 'interrupted before it started' : 'not started (--fail-fast)'));
+          // Not started is not failed: after Ctrl-C these are skipped (README "Batches"), rerun to finish them.
+          for (const i of indexes) {
+            if (opts.signal?.aborted) report({ input: items[i].display, status: 'skipped', inputBytes: items[i].size, note: NOT_STARTED });
+            else report(failed(items[i], 'Cancelled', 'not started (--fail-fast)'));
+          }
           return;
         }
         await runGroup(client, indexes.map((i) => items[i]), indexes.map((i) => plans[i]), opts, uploads, report, result);

@@ -4,7 +4,7 @@
  * for scripts. The human and JSON views are built from the same FileReport objects.
  */
 import { formatBytes, type IO } from './io.js';
-import type { BatchEvents, FileReport, Stage } from './batch.js';
+import { NOT_STARTED, type BatchEvents, type FileReport, type Stage } from './batch.js';
 import type { InputItem } from './inputs.js';
 
 export type OutputMode = 'human' | 'json' | 'ndjson';
@@ -71,8 +71,10 @@ export async function createReporter(io: IO, mode: OutputMode, items: InputItem[
     const note = r.note ? `; ${r.note}` : '';
     return `${paint('32', '✓')} ${r.input} → ${r.output}  ${formatBytes(r.inputBytes)} → ${formatBytes(r.outputBytes ?? 0)}${pct}${note}`;
   };
+  let notStarted = 0;
   const emit = (r: FileReport) => {
     if (mode === 'ndjson') io.event({ event: 'file', ...r });
+    else if (mode === 'human' && r.note === NOT_STARTED) notStarted++;
     else if (mode === 'human') {
       if (r.status === 'failed') io.error(line(r));
       else io.info(line(r));
@@ -107,8 +109,11 @@ export async function createReporter(io: IO, mode: OutputMode, items: InputItem[
       if (mode === 'json') return io.json(report);
       if (mode === 'ndjson') return io.event({ event: 'summary', tool: report.tool, ...report.summary });
       const s = report.summary;
+      // After Ctrl-C: one line for the files that never started, not one each.
+      if (notStarted) io.info(`${paint('33', '-')} ${notStarted} file${notStarted === 1 ? '' : 's'} not started (interrupted)`);
       const parts = [`${s.ok} ok`];
-      if (s.skipped) parts.push(`${s.skipped} skipped`);
+      if (s.skipped - notStarted > 0) parts.push(`${s.skipped - notStarted} skipped`);
+      if (notStarted) parts.push(`${notStarted} not started`);
       if (s.failed) parts.push(paint('31', `${s.failed} failed`));
       const warned = report.files.filter((f) => f.warnings?.length).length;
       if (warned) parts.push(paint('33', `${warned} with warnings`));

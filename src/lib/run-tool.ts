@@ -203,7 +203,8 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
       }
     }
     if (ctx.signal?.aborted) {
-      throw new InterruptedError('interrupted; finished files were kept, no partial file was written', run.outputDir ? 'Run the same command with --resume to finish the rest.' : undefined);
+      const hint = run.outputDir ? 'Run the same command with --resume to finish the rest.' : 'Run the same command with --on-conflict skip to finish the rest.';
+      throw new InterruptedError('interrupted; finished files were kept, no partial file was written', hint);
     }
     const authFailure = files.find((f) => f.status === 'failed' && f.error && /^(Unauthorized|Authentication)/i.test(f.error.type));
     if (authFailure && files.every((f) => f.status === 'failed')) throw new AuthError(authFailure.error!.message, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');

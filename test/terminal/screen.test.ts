@@ -96,6 +96,11 @@ describe('the screen on a real terminal', () => {
     expect(summary).toBeGreaterThan(0);
     // Everything after the summary is the closing error and its hint.
     expect(res.rows.slice(summary + 1).every((r) => /^(error: interrupted|Run the same command with --resume)/.test(r)), res.rows.slice(summary).join('\n')).toBe(true);
+    // Item 3: the files that never started are one line, not one ✗ each; the summary counts them apart.
+    expect(res.rows.filter((r) => /not started \(interrupted\)$/.test(r))).toHaveLength(1);
+    expect(text).not.toMatch(/✗ .*Interrupted/);
+    expect(res.rows[summary]).toMatch(/^compress: \d+ ok, \d+ not started of 60 files/);
+    expect(res.rows.at(-1)).toBe('Run the same command with --resume to finish the rest.');
     const written = await readdir(path.join(dir, 'out'));
     expect(written.filter((f) => f.endsWith('.jpg')).length).toBeGreaterThan(0);
   });
