@@ -36,6 +36,17 @@ describe('warnings (item 6)', () => {
   });
 });
 
+describe('watermark glyphs (item 6)', () => {
+  it('a character no installed font has is a warning, not a silent box', async () => {
+    const dir = await tempDir();
+    await fixture(dir, { 'p.jpg': 'photo-storm-1920x1280.jpg' });
+    // U+E000 is a private-use character: no distributed font draws it.
+    const res = await runCli(['watermark', 'p.jpg', '--text', 'Ada \uE000', '--font-family', 'Verdana', '-o', 'w/', '--json'], { cwd: dir });
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout).files[0].warnings).toContainEqual(expect.stringMatching(/^elements\[0\]: no installed font has \uE000; they are drawn as empty boxes/));
+  });
+});
+
 describe('resize that cannot enlarge (item 7)', () => {
   it('-p 200 and -w 1000 on a 400×301 image: written unchanged, with a warning naming the sizes', async () => {
     const dir = await tempDir();
