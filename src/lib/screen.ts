@@ -32,6 +32,7 @@ const HIDE_CURSOR = '\x1b[?25l';
 const SHOW_CURSOR = '\x1b[?25h';
 const CLEAR_ROW = '\r\x1b[2K';
 const REDRAW_MS = 80;
+const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1faff}\u{20000}-\u{3fffd}]/u;
 
 const screens = new WeakMap<object, Screen>();
 
@@ -58,9 +59,17 @@ function createScreen(stream: Stream): Screen {
     }
   };
   const render = () => {
+    // Cut to the terminal's width (wide CJK characters count twice): a wrapped bar cannot be redrawn.
     const width = Math.max(10, (stream.columns ?? 80) - 1);
-    const chars = [...(barText ?? '')];
-    return CLEAR_ROW + (chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : chars.join(''));
+    let used = 0;
+    let out = '';
+    for (const c of barText ?? '') {
+      const w = WIDE.test(c) ? 2 : 1;
+      if (used + w > width - 1) return `${CLEAR_ROW}${out}…`;
+      used += w;
+      out += c;
+    }
+    return CLEAR_ROW + out;
   };
   const draw = () => {
     if (timer) clearTimeout(timer);

@@ -65,6 +65,18 @@ describe('the screen on a real terminal', () => {
     expect(res.raw).toMatch(/[1-9]\d*\/150 files[^\r\n]*ETA \d/);
   });
 
+  it('a narrow terminal and wide (CJK) file names: the bar never wraps, so none of it is left', async () => {
+    const dir = await tempDir();
+    await mkdir(path.join(dir, 'in'));
+    const names = ['写真'.repeat(12), '画像'.repeat(12), '風景'.repeat(12)].map((n) => `${n}.jpg`);
+    for (const n of names) await copyFile(path.join(CORPUS, 'photo-storm-1920x1280.jpg'), path.join(dir, 'in', n));
+    const res = await runInTerminal(['compress', 'in/*.jpg', '-o', 'out/'], { cwd: dir, cols: 50 });
+    expect(res.code, res.rows.join('\n')).toBe(0);
+    expectClean(res);
+    // Lines (not the bar) may wrap at 50 columns: the summary is still the end of the screen.
+    expect(res.rows.join('\n')).toMatch(/\ncompress: 3 ok of 3 files; [^✓]* in \d+\.\d s$/);
+  });
+
   it('failures: each failed file has its line, the summary and the error last', async () => {
     const dir = await tempDir();
     await copyFile(path.join(CORPUS, 'photo-storm-1920x1280.jpg'), path.join(dir, 'good.jpg'));
