@@ -63,16 +63,16 @@ __iloveimg_opts() {
   __iloveimg_words=('--api-url' '--public-key' '--secret-key' '--local' '--profile' '--config-dir' '--timeout' '--idle-timeout' '--retries' '--json' '--ndjson' '-q' '--quiet' '-v' '--verbose')
   case "$1" in
     '') __iloveimg_words+=('-V' '--version' '-h' '--help') ;;
-    'compress') __iloveimg_words+=('-l' '--compression-level' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--min-savings' '--then' '-h' '--help') ;;
-    'resize') __iloveimg_words+=('--resize-mode' '-w' '--pixels-width' '-H' '--pixels-height' '-p' '--percentage' '--maintain-ratio' '--no-maintain-ratio' '--enlarge-if-smaller' '--no-enlarge-if-smaller' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
-    'crop') __iloveimg_words+=('--width' '--height' '--x' '--y' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
-    'convert') __iloveimg_words+=('-t' '--to' '--gif-time' '--gif-loop' '--no-gif-loop' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
-    'watermark') __iloveimg_words+=('--text' '--image' '--gravity' '--vertical-adjustment-percent' '--horizontal-adjustment-percent' '--rotation' '--font-family' '--font-style' '--font-size' '--font-color' '--transparency' '--mosaic' '--no-mosaic' '--elements' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
-    'rotate') __iloveimg_words+=('--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
-    'repair') __iloveimg_words+=('--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
-    'upscale') __iloveimg_words+=('-m' '--multiplier' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
-    'removebackground') __iloveimg_words+=('--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
-    'chain') __iloveimg_words+=('-f' '--file' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '-h' '--help') ;;
+    'compress') __iloveimg_words+=('-l' '--compression-level' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--suffix' '--name' '--keep-dates' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--strict' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--min-savings' '--then' '-h' '--help') ;;
+    'resize') __iloveimg_words+=('--resize-mode' '-w' '--pixels-width' '-H' '--pixels-height' '-p' '--percentage' '--maintain-ratio' '--no-maintain-ratio' '--enlarge-if-smaller' '--no-enlarge-if-smaller' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--suffix' '--name' '--keep-dates' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--strict' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
+    'crop') __iloveimg_words+=('--width' '--height' '--x' '--y' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--suffix' '--name' '--keep-dates' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--strict' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
+    'convert') __iloveimg_words+=('-t' '--to' '--gif-time' '--gif-loop' '--no-gif-loop' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--suffix' '--name' '--keep-dates' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--strict' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
+    'watermark') __iloveimg_words+=('--text' '--image' '--gravity' '--vertical-adjustment-percent' '--horizontal-adjustment-percent' '--rotation' '--font-family' '--font-style' '--font-size' '--font-color' '--transparency' '--mosaic' '--no-mosaic' '--elements' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--suffix' '--name' '--keep-dates' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--strict' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
+    'rotate') __iloveimg_words+=('--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--suffix' '--name' '--keep-dates' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--strict' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
+    'repair') __iloveimg_words+=('--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--suffix' '--name' '--keep-dates' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--strict' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
+    'upscale') __iloveimg_words+=('-m' '--multiplier' '--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--suffix' '--name' '--keep-dates' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--strict' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
+    'removebackground') __iloveimg_words+=('--rotate' '--password' '--ignore-errors' '--no-ignore-errors' '--output-filename' '--packaged-filename' '--file-encryption-key' '--try-image-repair' '--no-try-image-repair' '--custom-int' '--custom-string' '--webhook' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--suffix' '--name' '--keep-dates' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--strict' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '--then' '-h' '--help') ;;
+    'chain') __iloveimg_words+=('-f' '--file' '-o' '--output-dir' '-O' '--output' '--flat' '--in-place' '--suffix' '--name' '--keep-dates' '--on-conflict' '-r' '--recursive' '--files-from' '-j' '--concurrency' '--fail-fast' '--strict' '--dry-run' '--no-wait' '--api-debug' '--resume' '--skip-unchanged' '-h' '--help') ;;
     'tasks') __iloveimg_words+=('-h' '--help') ;;
     'tasks list') __iloveimg_words+=('--tool' '--status' '--custom-int' '--page' '-h' '--help') ;;
     'tasks show') __iloveimg_words+=('-h' '--help') ;;
@@ -114,6 +114,8 @@ __iloveimg_optval() {
     'compress|--webhook') __iloveimg_kind=any ;;
     'compress|-o'|'compress|--output-dir') __iloveimg_kind=dirs ;;
     'compress|-O'|'compress|--output') __iloveimg_kind=files ;;
+    'compress|--suffix') __iloveimg_kind=any ;;
+    'compress|--name') __iloveimg_kind=any ;;
     'compress|--on-conflict') __iloveimg_kind=choices; __iloveimg_words=('error' 'skip' 'overwrite' 'rename') ;;
     'compress|--files-from') __iloveimg_kind=files ;;
     'compress|-j'|'compress|--concurrency') __iloveimg_kind=any ;;
@@ -133,6 +135,8 @@ __iloveimg_optval() {
     'resize|--webhook') __iloveimg_kind=any ;;
     'resize|-o'|'resize|--output-dir') __iloveimg_kind=dirs ;;
     'resize|-O'|'resize|--output') __iloveimg_kind=files ;;
+    'resize|--suffix') __iloveimg_kind=any ;;
+    'resize|--name') __iloveimg_kind=any ;;
     'resize|--on-conflict') __iloveimg_kind=choices; __iloveimg_words=('error' 'skip' 'overwrite' 'rename') ;;
     'resize|--files-from') __iloveimg_kind=files ;;
     'resize|-j'|'resize|--concurrency') __iloveimg_kind=any ;;
@@ -151,6 +155,8 @@ __iloveimg_optval() {
     'crop|--webhook') __iloveimg_kind=any ;;
     'crop|-o'|'crop|--output-dir') __iloveimg_kind=dirs ;;
     'crop|-O'|'crop|--output') __iloveimg_kind=files ;;
+    'crop|--suffix') __iloveimg_kind=any ;;
+    'crop|--name') __iloveimg_kind=any ;;
     'crop|--on-conflict') __iloveimg_kind=choices; __iloveimg_words=('error' 'skip' 'overwrite' 'rename') ;;
     'crop|--files-from') __iloveimg_kind=files ;;
     'crop|-j'|'crop|--concurrency') __iloveimg_kind=any ;;
@@ -167,6 +173,8 @@ __iloveimg_optval() {
     'convert|--webhook') __iloveimg_kind=any ;;
     'convert|-o'|'convert|--output-dir') __iloveimg_kind=dirs ;;
     'convert|-O'|'convert|--output') __iloveimg_kind=files ;;
+    'convert|--suffix') __iloveimg_kind=any ;;
+    'convert|--name') __iloveimg_kind=any ;;
     'convert|--on-conflict') __iloveimg_kind=choices; __iloveimg_words=('error' 'skip' 'overwrite' 'rename') ;;
     'convert|--files-from') __iloveimg_kind=files ;;
     'convert|-j'|'convert|--concurrency') __iloveimg_kind=any ;;
@@ -193,6 +201,8 @@ __iloveimg_optval() {
     'watermark|--webhook') __iloveimg_kind=any ;;
     'watermark|-o'|'watermark|--output-dir') __iloveimg_kind=dirs ;;
     'watermark|-O'|'watermark|--output') __iloveimg_kind=files ;;
+    'watermark|--suffix') __iloveimg_kind=any ;;
+    'watermark|--name') __iloveimg_kind=any ;;
     'watermark|--on-conflict') __iloveimg_kind=choices; __iloveimg_words=('error' 'skip' 'overwrite' 'rename') ;;
     'watermark|--files-from') __iloveimg_kind=files ;;
     'watermark|-j'|'watermark|--concurrency') __iloveimg_kind=any ;;
@@ -207,6 +217,8 @@ __iloveimg_optval() {
     'rotate|--webhook') __iloveimg_kind=any ;;
     'rotate|-o'|'rotate|--output-dir') __iloveimg_kind=dirs ;;
     'rotate|-O'|'rotate|--output') __iloveimg_kind=files ;;
+    'rotate|--suffix') __iloveimg_kind=any ;;
+    'rotate|--name') __iloveimg_kind=any ;;
     'rotate|--on-conflict') __iloveimg_kind=choices; __iloveimg_words=('error' 'skip' 'overwrite' 'rename') ;;
     'rotate|--files-from') __iloveimg_kind=files ;;
     'rotate|-j'|'rotate|--concurrency') __iloveimg_kind=any ;;
@@ -221,6 +233,8 @@ __iloveimg_optval() {
     'repair|--webhook') __iloveimg_kind=any ;;
     'repair|-o'|'repair|--output-dir') __iloveimg_kind=dirs ;;
     'repair|-O'|'repair|--output') __iloveimg_kind=files ;;
+    'repair|--suffix') __iloveimg_kind=any ;;
+    'repair|--name') __iloveimg_kind=any ;;
     'repair|--on-conflict') __iloveimg_kind=choices; __iloveimg_words=('error' 'skip' 'overwrite' 'rename') ;;
     'repair|--files-from') __iloveimg_kind=files ;;
     'repair|-j'|'repair|--concurrency') __iloveimg_kind=any ;;
@@ -236,6 +250,8 @@ __iloveimg_optval() {
     'upscale|--webhook') __iloveimg_kind=any ;;
     'upscale|-o'|'upscale|--output-dir') __iloveimg_kind=dirs ;;
     'upscale|-O'|'upscale|--output') __iloveimg_kind=files ;;
+    'upscale|--suffix') __iloveimg_kind=any ;;
+    'upscale|--name') __iloveimg_kind=any ;;
     'upscale|--on-conflict') __iloveimg_kind=choices; __iloveimg_words=('error' 'skip' 'overwrite' 'rename') ;;
     'upscale|--files-from') __iloveimg_kind=files ;;
     'upscale|-j'|'upscale|--concurrency') __iloveimg_kind=any ;;
@@ -250,6 +266,8 @@ __iloveimg_optval() {
     'removebackground|--webhook') __iloveimg_kind=any ;;
     'removebackground|-o'|'removebackground|--output-dir') __iloveimg_kind=dirs ;;
     'removebackground|-O'|'removebackground|--output') __iloveimg_kind=files ;;
+    'removebackground|--suffix') __iloveimg_kind=any ;;
+    'removebackground|--name') __iloveimg_kind=any ;;
     'removebackground|--on-conflict') __iloveimg_kind=choices; __iloveimg_words=('error' 'skip' 'overwrite' 'rename') ;;
     'removebackground|--files-from') __iloveimg_kind=files ;;
     'removebackground|-j'|'removebackground|--concurrency') __iloveimg_kind=any ;;
@@ -257,10 +275,12 @@ __iloveimg_optval() {
     'chain|-f'|'chain|--file') __iloveimg_kind=any ;;
     'chain|-o'|'chain|--output-dir') __iloveimg_kind=dirs ;;
     'chain|-O'|'chain|--output') __iloveimg_kind=files ;;
+    'chain|--suffix') __iloveimg_kind=any ;;
+    'chain|--name') __iloveimg_kind=any ;;
     'chain|--on-conflict') __iloveimg_kind=choices; __iloveimg_words=('error' 'skip' 'overwrite' 'rename') ;;
     'chain|--files-from') __iloveimg_kind=files ;;
     'chain|-j'|'chain|--concurrency') __iloveimg_kind=any ;;
-    'tasks list|--tool') __iloveimg_kind=choices; __iloveimg_words=('compressimage' 'resizeimage' 'cropimage' 'convertimage' 'watermarkimage' 'rotateimage' 'repairimage' 'removebackgroundimage' 'upscaleimage') ;;
+    'tasks list|--tool') __iloveimg_kind=any ;;
     'tasks list|--status') __iloveimg_kind=choices; __iloveimg_words=('TaskWaiting' 'TaskProcessing' 'TaskSuccess' 'TaskSuccessWithWarnings' 'TaskError' 'TaskDeleted' 'UploadDeleted' 'TaskNotFound') ;;
     'tasks list|--custom-int') __iloveimg_kind=any ;;
     'tasks list|--page') __iloveimg_kind=any ;;

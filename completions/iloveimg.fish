@@ -157,6 +157,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'compress|-O' 'compress|--output'
             return 0
+        case 'compress|--suffix'
+            return 0
+        case 'compress|--name'
+            return 0
         case 'compress|--on-conflict'
             return 0
         case 'compress|--files-from'
@@ -195,6 +199,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'resize|-O' 'resize|--output'
             return 0
+        case 'resize|--suffix'
+            return 0
+        case 'resize|--name'
+            return 0
         case 'resize|--on-conflict'
             return 0
         case 'resize|--files-from'
@@ -231,6 +239,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'crop|-O' 'crop|--output'
             return 0
+        case 'crop|--suffix'
+            return 0
+        case 'crop|--name'
+            return 0
         case 'crop|--on-conflict'
             return 0
         case 'crop|--files-from'
@@ -262,6 +274,10 @@ function __iloveimg_takes_value --argument-names path flag
         case 'convert|-o' 'convert|--output-dir'
             return 0
         case 'convert|-O' 'convert|--output'
+            return 0
+        case 'convert|--suffix'
+            return 0
+        case 'convert|--name'
             return 0
         case 'convert|--on-conflict'
             return 0
@@ -315,6 +331,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'watermark|-O' 'watermark|--output'
             return 0
+        case 'watermark|--suffix'
+            return 0
+        case 'watermark|--name'
+            return 0
         case 'watermark|--on-conflict'
             return 0
         case 'watermark|--files-from'
@@ -343,6 +363,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'rotate|-O' 'rotate|--output'
             return 0
+        case 'rotate|--suffix'
+            return 0
+        case 'rotate|--name'
+            return 0
         case 'rotate|--on-conflict'
             return 0
         case 'rotate|--files-from'
@@ -370,6 +394,10 @@ function __iloveimg_takes_value --argument-names path flag
         case 'repair|-o' 'repair|--output-dir'
             return 0
         case 'repair|-O' 'repair|--output'
+            return 0
+        case 'repair|--suffix'
+            return 0
+        case 'repair|--name'
             return 0
         case 'repair|--on-conflict'
             return 0
@@ -401,6 +429,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'upscale|-O' 'upscale|--output'
             return 0
+        case 'upscale|--suffix'
+            return 0
+        case 'upscale|--name'
+            return 0
         case 'upscale|--on-conflict'
             return 0
         case 'upscale|--files-from'
@@ -429,6 +461,10 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'removebackground|-O' 'removebackground|--output'
             return 0
+        case 'removebackground|--suffix'
+            return 0
+        case 'removebackground|--name'
+            return 0
         case 'removebackground|--on-conflict'
             return 0
         case 'removebackground|--files-from'
@@ -442,6 +478,10 @@ function __iloveimg_takes_value --argument-names path flag
         case 'chain|-o' 'chain|--output-dir'
             return 0
         case 'chain|-O' 'chain|--output'
+            return 0
+        case 'chain|--suffix'
+            return 0
+        case 'chain|--name'
             return 0
         case 'chain|--on-conflict'
             return 0
@@ -610,11 +650,15 @@ complete -c iloveimg -n '__iloveimg_is compress' -s o -l output-dir -x -a '(__fi
 complete -c iloveimg -n '__iloveimg_is compress' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is compress' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is compress' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is compress' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is compress' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is compress' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is compress' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is compress' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is compress' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
 complete -c iloveimg -n '__iloveimg_is compress' -s j -l concurrency -x -d 'Tasks in flight at once, with twice as many uploads (default 6)'
 complete -c iloveimg -n '__iloveimg_is compress' -l fail-fast -d 'Stop starting new work at the first failed file'
+complete -c iloveimg -n '__iloveimg_is compress' -l strict -d 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)'
 complete -c iloveimg -n '__iloveimg_is compress' -l dry-run -d 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything'
 complete -c iloveimg -n '__iloveimg_is compress' -l no-wait -d 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)'
 complete -c iloveimg -n '__iloveimg_is compress' -l api-debug -d 'Send the API\'s debug parameter: the server echoes what it received and processes nothing'
@@ -632,8 +676,8 @@ complete -c iloveimg -n '__iloveimg_is resize' -s H -l pixels-height -x -d 'Targ
 complete -c iloveimg -n '__iloveimg_is resize' -s p -l percentage -x -d 'Scale in percent of the original size (1–1000)'
 complete -c iloveimg -n '__iloveimg_is resize' -l maintain-ratio -d 'Keep the aspect ratio (fit inside width × height) (default)'
 complete -c iloveimg -n '__iloveimg_is resize' -l no-maintain-ratio -d 'Turn off: keep the aspect ratio (fit inside width × height)'
-complete -c iloveimg -n '__iloveimg_is resize' -l enlarge-if-smaller -d 'Never make an image larger than it is'
-complete -c iloveimg -n '__iloveimg_is resize' -l no-enlarge-if-smaller -d 'Do not: never make an image larger than it is (default)'
+complete -c iloveimg -n '__iloveimg_is resize' -l enlarge-if-smaller -d 'Enlarge an image that is smaller than the asked size'
+complete -c iloveimg -n '__iloveimg_is resize' -l no-enlarge-if-smaller -d 'Do not: enlarge an image that is smaller than the asked size (default)'
 complete -c iloveimg -n '__iloveimg_is resize' -l rotate -x -a '(printf \'%s\\n\' "0" "90" "180" "270")' -d 'Rotate each image clockwise before processing (0, 90, 180, 270) [API default: 0]'
 complete -c iloveimg -n '__iloveimg_is resize' -l password -x -d 'Password to open protected files'
 complete -c iloveimg -n '__iloveimg_is resize' -l ignore-errors -d 'Process the other files when some fail (failures become warnings) (default)'
@@ -650,11 +694,15 @@ complete -c iloveimg -n '__iloveimg_is resize' -s o -l output-dir -x -a '(__fish
 complete -c iloveimg -n '__iloveimg_is resize' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is resize' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is resize' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is resize' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is resize' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is resize' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is resize' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is resize' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is resize' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
 complete -c iloveimg -n '__iloveimg_is resize' -s j -l concurrency -x -d 'Tasks in flight at once, with twice as many uploads (default 6)'
 complete -c iloveimg -n '__iloveimg_is resize' -l fail-fast -d 'Stop starting new work at the first failed file'
+complete -c iloveimg -n '__iloveimg_is resize' -l strict -d 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)'
 complete -c iloveimg -n '__iloveimg_is resize' -l dry-run -d 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything'
 complete -c iloveimg -n '__iloveimg_is resize' -l no-wait -d 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)'
 complete -c iloveimg -n '__iloveimg_is resize' -l api-debug -d 'Send the API\'s debug parameter: the server echoes what it received and processes nothing'
@@ -685,11 +733,15 @@ complete -c iloveimg -n '__iloveimg_is crop' -s o -l output-dir -x -a '(__fish_c
 complete -c iloveimg -n '__iloveimg_is crop' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is crop' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is crop' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is crop' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is crop' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is crop' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is crop' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is crop' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is crop' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
 complete -c iloveimg -n '__iloveimg_is crop' -s j -l concurrency -x -d 'Tasks in flight at once, with twice as many uploads (default 6)'
 complete -c iloveimg -n '__iloveimg_is crop' -l fail-fast -d 'Stop starting new work at the first failed file'
+complete -c iloveimg -n '__iloveimg_is crop' -l strict -d 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)'
 complete -c iloveimg -n '__iloveimg_is crop' -l dry-run -d 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything'
 complete -c iloveimg -n '__iloveimg_is crop' -l no-wait -d 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)'
 complete -c iloveimg -n '__iloveimg_is crop' -l api-debug -d 'Send the API\'s debug parameter: the server echoes what it received and processes nothing'
@@ -720,11 +772,15 @@ complete -c iloveimg -n '__iloveimg_is convert' -s o -l output-dir -x -a '(__fis
 complete -c iloveimg -n '__iloveimg_is convert' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is convert' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is convert' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is convert' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is convert' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is convert' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is convert' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is convert' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is convert' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
 complete -c iloveimg -n '__iloveimg_is convert' -s j -l concurrency -x -d 'Tasks in flight at once, with twice as many uploads (default 6)'
 complete -c iloveimg -n '__iloveimg_is convert' -l fail-fast -d 'Stop starting new work at the first failed file'
+complete -c iloveimg -n '__iloveimg_is convert' -l strict -d 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)'
 complete -c iloveimg -n '__iloveimg_is convert' -l dry-run -d 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything'
 complete -c iloveimg -n '__iloveimg_is convert' -l no-wait -d 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)'
 complete -c iloveimg -n '__iloveimg_is convert' -l api-debug -d 'Send the API\'s debug parameter: the server echoes what it received and processes nothing'
@@ -765,11 +821,15 @@ complete -c iloveimg -n '__iloveimg_is watermark' -s o -l output-dir -x -a '(__f
 complete -c iloveimg -n '__iloveimg_is watermark' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is watermark' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is watermark' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is watermark' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is watermark' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is watermark' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is watermark' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is watermark' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is watermark' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
 complete -c iloveimg -n '__iloveimg_is watermark' -s j -l concurrency -x -d 'Tasks in flight at once, with twice as many uploads (default 6)'
 complete -c iloveimg -n '__iloveimg_is watermark' -l fail-fast -d 'Stop starting new work at the first failed file'
+complete -c iloveimg -n '__iloveimg_is watermark' -l strict -d 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)'
 complete -c iloveimg -n '__iloveimg_is watermark' -l dry-run -d 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything'
 complete -c iloveimg -n '__iloveimg_is watermark' -l no-wait -d 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)'
 complete -c iloveimg -n '__iloveimg_is watermark' -l api-debug -d 'Send the API\'s debug parameter: the server echoes what it received and processes nothing'
@@ -796,11 +856,15 @@ complete -c iloveimg -n '__iloveimg_is rotate' -s o -l output-dir -x -a '(__fish
 complete -c iloveimg -n '__iloveimg_is rotate' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is rotate' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is rotate' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is rotate' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is rotate' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is rotate' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is rotate' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is rotate' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is rotate' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
 complete -c iloveimg -n '__iloveimg_is rotate' -s j -l concurrency -x -d 'Tasks in flight at once, with twice as many uploads (default 6)'
 complete -c iloveimg -n '__iloveimg_is rotate' -l fail-fast -d 'Stop starting new work at the first failed file'
+complete -c iloveimg -n '__iloveimg_is rotate' -l strict -d 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)'
 complete -c iloveimg -n '__iloveimg_is rotate' -l dry-run -d 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything'
 complete -c iloveimg -n '__iloveimg_is rotate' -l no-wait -d 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)'
 complete -c iloveimg -n '__iloveimg_is rotate' -l api-debug -d 'Send the API\'s debug parameter: the server echoes what it received and processes nothing'
@@ -827,11 +891,15 @@ complete -c iloveimg -n '__iloveimg_is repair' -s o -l output-dir -x -a '(__fish
 complete -c iloveimg -n '__iloveimg_is repair' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is repair' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is repair' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is repair' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is repair' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is repair' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is repair' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is repair' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is repair' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
 complete -c iloveimg -n '__iloveimg_is repair' -s j -l concurrency -x -d 'Tasks in flight at once, with twice as many uploads (default 6)'
 complete -c iloveimg -n '__iloveimg_is repair' -l fail-fast -d 'Stop starting new work at the first failed file'
+complete -c iloveimg -n '__iloveimg_is repair' -l strict -d 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)'
 complete -c iloveimg -n '__iloveimg_is repair' -l dry-run -d 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything'
 complete -c iloveimg -n '__iloveimg_is repair' -l no-wait -d 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)'
 complete -c iloveimg -n '__iloveimg_is repair' -l api-debug -d 'Send the API\'s debug parameter: the server echoes what it received and processes nothing'
@@ -859,11 +927,15 @@ complete -c iloveimg -n '__iloveimg_is upscale' -s o -l output-dir -x -a '(__fis
 complete -c iloveimg -n '__iloveimg_is upscale' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is upscale' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is upscale' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is upscale' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is upscale' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is upscale' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is upscale' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is upscale' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is upscale' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
 complete -c iloveimg -n '__iloveimg_is upscale' -s j -l concurrency -x -d 'Tasks in flight at once, with twice as many uploads (default 6)'
 complete -c iloveimg -n '__iloveimg_is upscale' -l fail-fast -d 'Stop starting new work at the first failed file'
+complete -c iloveimg -n '__iloveimg_is upscale' -l strict -d 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)'
 complete -c iloveimg -n '__iloveimg_is upscale' -l dry-run -d 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything'
 complete -c iloveimg -n '__iloveimg_is upscale' -l no-wait -d 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)'
 complete -c iloveimg -n '__iloveimg_is upscale' -l api-debug -d 'Send the API\'s debug parameter: the server echoes what it received and processes nothing'
@@ -890,11 +962,15 @@ complete -c iloveimg -n '__iloveimg_is removebackground' -s o -l output-dir -x -
 complete -c iloveimg -n '__iloveimg_is removebackground' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is removebackground' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is removebackground' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is removebackground' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is removebackground' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is removebackground' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is removebackground' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is removebackground' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is removebackground' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
 complete -c iloveimg -n '__iloveimg_is removebackground' -s j -l concurrency -x -d 'Tasks in flight at once, with twice as many uploads (default 6)'
 complete -c iloveimg -n '__iloveimg_is removebackground' -l fail-fast -d 'Stop starting new work at the first failed file'
+complete -c iloveimg -n '__iloveimg_is removebackground' -l strict -d 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)'
 complete -c iloveimg -n '__iloveimg_is removebackground' -l dry-run -d 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything'
 complete -c iloveimg -n '__iloveimg_is removebackground' -l no-wait -d 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)'
 complete -c iloveimg -n '__iloveimg_is removebackground' -l api-debug -d 'Send the API\'s debug parameter: the server echoes what it received and processes nothing'
@@ -910,11 +986,15 @@ complete -c iloveimg -n '__iloveimg_is chain' -s o -l output-dir -x -a '(__fish_
 complete -c iloveimg -n '__iloveimg_is chain' -s O -l output -r -F -d 'Write the single result to this file (one input, or convert --to gif_animation)'
 complete -c iloveimg -n '__iloveimg_is chain' -l flat -d 'With -o: put every result directly in the directory instead of mirroring the input tree'
 complete -c iloveimg -n '__iloveimg_is chain' -l in-place -d 'Replace each input with its result (atomically)'
+complete -c iloveimg -n '__iloveimg_is chain' -l suffix -x -d 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)'
+complete -c iloveimg -n '__iloveimg_is chain' -l name -x -d 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\''
+complete -c iloveimg -n '__iloveimg_is chain' -l keep-dates -d 'Give each result its input\'s modification time'
 complete -c iloveimg -n '__iloveimg_is chain' -l on-conflict -x -a '(printf \'%s\\n\' "error" "skip" "overwrite" "rename")' -d 'What to do when a destination exists'
 complete -c iloveimg -n '__iloveimg_is chain' -s r -l recursive -d 'Process the images inside directory arguments, recursively'
 complete -c iloveimg -n '__iloveimg_is chain' -l files-from -r -F -d 'Read input names from a file, one a line or NUL-separated (- for stdin)'
 complete -c iloveimg -n '__iloveimg_is chain' -s j -l concurrency -x -d 'Tasks in flight at once, with twice as many uploads (default 6)'
 complete -c iloveimg -n '__iloveimg_is chain' -l fail-fast -d 'Stop starting new work at the first failed file'
+complete -c iloveimg -n '__iloveimg_is chain' -l strict -d 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)'
 complete -c iloveimg -n '__iloveimg_is chain' -l dry-run -d 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything'
 complete -c iloveimg -n '__iloveimg_is chain' -l no-wait -d 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)'
 complete -c iloveimg -n '__iloveimg_is chain' -l api-debug -d 'Send the API\'s debug parameter: the server echoes what it received and processes nothing'
@@ -932,7 +1012,7 @@ complete -c iloveimg -n '__iloveimg_arg \'tasks\' 0' -a 'delete' -d 'Delete a ta
 complete -c iloveimg -n '__iloveimg_is tasks' -s h -l help -d 'Show help'
 
 # iloveimg tasks list
-complete -c iloveimg -n '__iloveimg_is tasks list' -l tool -x -a '(printf \'%s\\n\' "compressimage" "resizeimage" "cropimage" "convertimage" "watermarkimage" "rotateimage" "repairimage" "removebackgroundimage" "upscaleimage")' -d 'Only this tool'
+complete -c iloveimg -n '__iloveimg_is tasks list' -l tool -x -d 'Only this tool: a command name or the API\'s (compress, resize, crop, convert, watermark, rotate, repair, removebackground, upscale)'
 complete -c iloveimg -n '__iloveimg_is tasks list' -l status -x -a '(printf \'%s\\n\' "TaskWaiting" "TaskProcessing" "TaskSuccess" "TaskSuccessWithWarnings" "TaskError" "TaskDeleted" "UploadDeleted" "TaskNotFound")' -d 'Only tasks in this status'
 complete -c iloveimg -n '__iloveimg_is tasks list' -l custom-int -x -d 'Only tasks with this custom_int'
 complete -c iloveimg -n '__iloveimg_is tasks list' -l page -x -d 'Page number'

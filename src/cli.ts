@@ -7,10 +7,12 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ApiError } from './api/errors.js';
 import { DEFAULT_RETRIES } from './api/retry.js';
 import type { AppContext } from './lib/context.js';
-import { CliError, EXIT, EXIT_CODE_HELP } from './lib/errors.js';
+import { CliError, EXIT, EXIT_CODE_HELP, UsageError } from './lib/errors.js';
 import { registry } from './commands/index.js';
 import { numberOption } from './lib/number-option.js';
 import { addSecret, cleanText, guardStream } from './lib/sanitize.js';
+import { screenFor } from './lib/screen.js';
+import { didYouMean } from './lib/suggest.js';
 
 export const ENV_HELP = `Environment:
   ILOVEIMG_PUBLIC_KEY, ILOVEIMG_SECRET_KEY   API keys (override the profile)
@@ -78,6 +80,13 @@ export async function buildProgram(ctx: AppContext, only?: string): Promise<Comm
     .option('-q, --quiet', 'Print only warnings and errors')
     .option('-v, --verbose', 'Print more: tasks, retries, stack traces');
 
+  // Global flags that contradict each other are usage errors, not a silent pick of one.
+  program.hook('preAction', (_root, action) => {
+    const o = action.optsWithGlobals();
+    if (o.json && o.ndjson) throw new UsageError('--json and --ndjson cannot be used together', 'Pick one: --json prints one document at the end, --ndjson one line per event.');
+    if (o.quiet && o.verbose) throw new UsageError('-q/--quiet and -v/--verbose cannot be used together');
+  });
+
   const groups = registry.map((g) => ({ heading: g.heading, commands: g.commands.filter((c) => !only || c.name === only) }));
   const loaded = await Promise.all(groups.map((g) => Promise.all(g.commands.map((c) => c.load()))));
   groups.forEach((group, i) => {
@@ -124,6 +133,12 @@ export async function run(argv: string[], ctx: AppContext): Promise<number> {
   ctx.stdout = guardStream(ctx.stdout);
   ctx.stderr = guardStream(ctx.stderr);
   try {
+    // `help <typo>`: commander would print the top help and exit 0; say what is wrong instead.
+    const names = registry.flatMap((g) => g.commands.map((c) => c.name));
+    if (argv[0] === 'help' && argv[1] && !argv[1].startsWith('-') && !names.includes(argv[1])) {
+      const guess = didYouMean(argv[1], names);
+      throw new UsageError(`unknown command '${argv[1]}'${guess ? `; did you mean ${guess}?` : ''}`, 'Run `iloveimg --help` for the list of commands.');
+    }
     const program = await buildProgram(ctx, singleCommand(argv));
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.OK;
@@ -133,7 +148,7 @@ export async function run(argv: string[], ctx: AppContext): Promise<number> {
 }
 
 function reportError(e: unknown, ctx: AppContext, verbose: boolean): number {
-  const err = (s: string) => ctx.stderr.write(`${s}\n`);
+  const err = (s: string) => screenFor(ctx.stderr).line(s);
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
     // commander has already printed its message (an unknown option, a bad value, …).
@@ -143,7 +158,7 @@ function reportError(e: unknown, ctx: AppContext, verbose: boolean): number {
   if (e instanceof CliError) {
     err(`error: ${e.message}`);
     if (e.hint) err(e.hint);
-    if (verbose && e.stack) err(e.stack);
+    if (verbose && e.stack && !(e instanceof UsageError)) err(e.stack);
     return e.exitCode;
   }
   if (e instanceof ApiError) {

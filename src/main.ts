@@ -4,10 +4,13 @@
  * The first Ctrl-C stops starting work: tasks already under way finish and are written (so a later
  * `--resume` never sends a file twice), the rest are reported as interrupted, the summary is printed,
  * and the exit code is 130. A second Ctrl-C quits at once: the open remote tasks are deleted (within
- * 1.5 s) and temporary files removed, so no partial file is ever left at a destination.
+ * 1.5 s) and temporary files removed, so no partial file is ever left at a destination. SIGTERM does
+ * the same at once (exit 143).
  */
 import { readFileSync } from 'node:fs';
 import { EXIT } from './lib/errors.js';
+import { guardStream } from './lib/sanitize.js';
+import { screenFor } from './lib/screen.js';
 
 function version(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -25,7 +28,8 @@ export async function main(argv: string[]): Promise<number> {
   const onSigint = () => {
     interrupts++;
     if (interrupts === 1) {
-      process.stderr.write('\ninterrupting: finishing the tasks under way, starting no new ones; press Ctrl-C again to quit at once\n');
+      // Through the screen, so the line lands above the progress bar instead of inside it.
+      screenFor(guardStream(process.stderr)).line('interrupting: finishing the tasks under way, starting no new ones; press Ctrl-C again to quit at once');
       controller.abort(new Error('interrupted'));
       return;
     }
@@ -34,8 +38,17 @@ export async function main(argv: string[]): Promise<number> {
       .then(({ hardExitCleanup }) => hardExitCleanup(1500))
       .finally(() => process.exit(EXIT.INTERRUPTED));
   };
+  // SIGTERM (kill, timeout, a service manager) asks to stop, not to finish: it quits at once like a
+  // second Ctrl-C, with exit code 143 (128 + 15).
+  const onSigterm = () => {
+    interrupts = 2;
+    controller.abort(new Error('terminated'));
+    void import('./lib/cleanup.js')
+      .then(({ hardExitCleanup }) => hardExitCleanup(1500))
+      .finally(() => process.exit(EXIT.TERMINATED));
+  };
   process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  process.on('SIGTERM', onSigterm);
   // `iloveimg --help | head`: the reader went away; that is not an error worth a stack trace.
   const onPipeError = (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(controller.signal.aborted ? EXIT.INTERRUPTED : EXIT.OK);
@@ -55,6 +68,6 @@ export async function main(argv: string[]): Promise<number> {
     return controller.signal.aborted && code !== EXIT.OK ? EXIT.INTERRUPTED : code;
   } finally {
     process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    process.off('SIGTERM', onSigterm);
   }
 }

@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
 import { addRunOptions, readRunOptions } from '../lib/run-options.js';
-import { flagName, toolByCommand, toolByName } from '../spec/tools.js';
+import { flagName, TOOLS, toolByCommand, toolByName } from '../spec/tools.js';
 
 export default function create(ctx: AppContext): Command {
   const cmd = new Command('chain')
@@ -70,7 +70,7 @@ async function readPipeline(file: string): Promise<(string | string[])[]> {
     if (typeof step === 'string') return step;
     const s = step as { tool?: string; params?: Record<string, unknown> };
     const spec = s?.tool ? (toolByCommand(s.tool) ?? toolByName(s.tool)) : undefined;
-    if (!spec) throw new UsageError(`--file ${file}: step ${i + 1} needs "tool" (resize, crop, compress, convert, watermark, rotate, repair, upscale)`);
+    if (!spec) throw new UsageError(`--file ${file}: step ${i + 1} needs "tool" (${TOOLS.map((t) => t.command).join(', ')})`);
     const words = [spec.command];
     for (const [key, value] of Object.entries(s.params ?? {})) {
       if (typeof value === 'boolean') {

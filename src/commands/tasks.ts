@@ -57,21 +57,30 @@ export default function create(ctx: AppContext): Command {
   tasks
     .command('list')
     .description('List the tasks of your project, newest first (50 a page)')
-    .addOption(new Option('--tool <tool>', 'Only this tool').choices(TOOLS.map((t) => t.tool)))
+    .option('--tool <tool>', `Only this tool: a command name or the API's (${TOOLS.map((t) => t.command).join(', ')})`, (v: string) => {
+      const spec = TOOLS.find((t) => t.command === v || t.tool === v);
+      if (!spec) throw new InvalidArgumentError(`use one of ${TOOLS.map((t) => t.command).join(', ')} (or the API names: ${TOOLS.map((t) => t.tool).join(', ')})`);
+      return spec.tool;
+    })
     .addOption(new Option('--status <status>', 'Only tasks in this status').choices(TASK_STATUSES as unknown as string[]))
     .option('--custom-int <n>', 'Only tasks with this custom_int', (v) => {
       if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError('--custom-int must be a whole number');
       return Number(v);
     })
     .option('--page <n>', 'Page number', numberOption('--page', { min: 1 }), 1)
-    .addHelpText('after', '\nExamples:\n  $ iloveimg tasks list\n  $ iloveimg tasks list --tool compressimage --status TaskSuccess --json\n')
+    .addHelpText('after', '\nExamples:\n  $ iloveimg tasks list\n  $ iloveimg tasks list --tool compress --status TaskSuccess --json\n')
     .action(async (opts, self: Command) =>
       withClient(ctx, self, async (client, io) => {
         const list = await client.listTasks({ tool: opts.tool, status: opts.status, custom_int: opts.customInt, page: opts.page });
         if (self.optsWithGlobals().json) return io.json(list);
         if (list.length === 0) return io.info('No tasks on this page.');
+        // On a terminal, a header (as gh does); in a pipe, the bare rows for scripts.
+        const tty = Boolean((ctx.stdout as { isTTY?: boolean }).isTTY);
+        if (tty) io.stdout.write(`${'TASK'.padEnd(String(list[0].task).length)}  ${'TOOL'.padEnd(16)} ${'STATUS'.padEnd(24)} ${'FILES'.padStart(10)}  STARTED\n`);
         for (const t of list.map(cleanTask)) {
-          io.stdout.write(`${t.task}  ${String(t.tool).padEnd(16)} ${String(t.status).padEnd(24)} ${String(t.file_number ?? '').padStart(4)} files  ${t.process_start ?? ''}\n`);
+          const n = Number(t.file_number ?? 0);
+          const files = `${t.file_number ?? ''} ${n === 1 ? 'file' : 'files'}`;
+          io.stdout.write(`${t.task}  ${String(t.tool).padEnd(16)} ${String(t.status).padEnd(24)} ${files.padStart(10)}  ${t.process_start ?? ''}\n`);
         }
       }),
     );

@@ -186,6 +186,12 @@ async function readHeader(sharp: SharpModule, input: EngineInput, ctx: EngineCon
   try {
     meta = await sharp(input.data, { limitInputPixels: ctx.limitInputPixels }).metadata();
   } catch (err) {
+    // A pixel bomb: say how many pixels it has against the limit (the header alone tells).
+    const size = isPixelLimit(err) ? await sharp(input.data, { limitInputPixels: false }).metadata().catch(() => undefined) : undefined;
+    if (size?.width && size.height) {
+      const pixels = size.width * size.height;
+      throw new EngineError('DamagedFile', `${input.filename} is ${size.width}×${size.height} = ${pixels} pixels, over the pixel limit of ${ctx.limitInputPixels} (a decompression bomb guard); it was not decoded`);
+    }
     throw toEngineError(err, input.filename, ctx);
   }
   if (meta.format === 'heif' && meta.compression === 'hevc') {

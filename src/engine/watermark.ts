@@ -82,6 +82,28 @@ export function installedFonts(): Promise<Set<string> | undefined> {
   return installedFamilies;
 }
 
+const coverage = new Map<number, Promise<boolean>>();
+
+/**
+ * The characters of `text` that no installed font has (Pango would draw them as boxes), asked of
+ * fontconfig once per character per process; ASCII is taken as covered. Empty when fc-list is missing.
+ */
+export async function missingGlyphs(text: string): Promise<string[]> {
+  const chars = [...new Set([...text].filter((c) => c.codePointAt(0)! > 0x7e && c.trim() !== ''))].slice(0, 64);
+  const covered = await Promise.all(
+    chars.map((c) => {
+      const cp = c.codePointAt(0)!;
+      let p = coverage.get(cp);
+      if (!p) {
+        p = new Promise<boolean>((resolve) => execFile('fc-list', [`:charset=${cp.toString(16)}`, 'family'], { timeout: 10_000 }, (err, out) => resolve(Boolean(err) || out.trim() !== '')));
+        coverage.set(cp, p);
+      }
+      return p;
+    }),
+  );
+  return chars.filter((_, i) => !covered[i]);
+}
+
 /** The family to render `requested` with, and a warning when a substitute had to be used. */
 export function resolveFont(requested: string, installed: Set<string> | undefined): { family: string; warning?: string } {
   const choice = FONT_MAP[requested] ?? Object.entries(FONT_MAP).find(([k]) => k.toLowerCase() === requested.toLowerCase())?.[1];
@@ -291,6 +313,8 @@ async function overlaysFor(sharp: SharpModule, el: Element, index: number, src: 
     }
     const font = resolveFont(el.fontFamily, await installedFonts());
     if (font.warning) warnings.add(font.warning);
+    const missing = await missingGlyphs(el.text);
+    if (missing.length) warnings.add(`elements[${index}]: no installed font has ${missing.join(' ')}; they are drawn as empty boxes (install a font that has them, e.g. fonts-noto-cjk for CJK)`);
     stamp = await renderText(sharp, el, font.family);
     if (box) stamp = await fitToBox(sharp, stamp, box, (scale) => renderText(sharp, el, font.family, Math.max(1, Math.round(el.fontSize * scale))));
   }

@@ -9,7 +9,7 @@
  * flight, so a 100-file batch costs ~130 requests instead of the official libraries' ~100 sequential
  * ones, and one failing group or file never sinks the others.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { IloveimgClient, TaskRef } from '../api/client.js';
 import { ApiError, ConnectionError } from '../api/errors.js';
@@ -27,6 +27,7 @@ import { realDirsBelow } from './safe-name.js';
 import { nextTask, splittable } from './split-group.js';
 import { cleanText } from './sanitize.js';
 import { onHardExit } from './cleanup.js';
+import { formatBytes } from './io.js';
 
 /**
  * Lowers the concurrency of the rest of a run when the API keeps answering 429: every third rate
@@ -63,6 +64,8 @@ export interface FileReport {
   error?: { type: string; message: string };
   /** Why an ok-looking file was skipped, e.g. "result not smaller; kept the original". */
   note?: string;
+  /** What the server or the CLI flagged about an ok result (TaskSuccessWithWarnings, a resize that could not enlarge, …). */
+  warnings?: string[];
   task?: string;
 }
 
@@ -99,6 +102,10 @@ export interface BatchOptions {
   signal?: AbortSignal;
   throttle?: Throttle;
   events?: BatchEvents;
+  /** Warnings about a result the server did not flag (a resize that could not enlarge: src/lib/resize-check.ts). */
+  checkResult?: (item: InputItem, output: string) => Promise<string[]>;
+  /** Give each written result its input's modification time (--keep-dates). */
+  keepDates?: boolean;
 }
 
 export interface BatchResult {
@@ -109,6 +116,9 @@ export interface BatchResult {
   /** The first failure to reach the API at all (refused, TLS, DNS, timeout), if a task hit one. */
   connectionError?: ApiError;
 }
+
+/** The note of the files a first Ctrl-C kept from starting; people see one line for all of them. */
+export const NOT_STARTED = 'not started (interrupted)';
 
 // Small enough that a first Ctrl-C (which lets started tasks finish) is not a long wait, large enough
 // that the per-task requests (start, process, download) stay a small share of a batch.
@@ -134,7 +144,11 @@ export async function runBatch(client: IloveimgClient, items: InputItem[], plans
     groups.map((indexes) =>
       pool.run(async () => {
         if (stop || opts.signal?.aborted) {
-          for (const i of indexes) report(failed(items[i], opts.signal?.aborted ? 'Interrupted' : 'Cancelled', opts.signal?.aborted ? 'interrupted before it started' : 'not started (--fail-fast)'));
+          // Not started is not failed: after Ctrl-C these are skipped (README "Batches"), rerun to finish them.
+          for (const i of indexes) {
+            if (opts.signal?.aborted) report({ input: items[i].display, status: 'skipped', inputBytes: items[i].size, note: NOT_STARTED });
+            else report(failed(items[i], 'Cancelled', 'not started (--fail-fast)'));
+          }
           return;
         }
         // A group whose request keeps failing is tried again in halves, down to single files, so that
@@ -172,6 +186,8 @@ interface Member {
   sentName: string;
   inputBytes: number;
   done: boolean;
+  /** Warnings the server gave this file (TaskSuccessWithWarnings), over every step. */
+  warnings: string[];
 }
 
 async function runGroup(
@@ -184,7 +200,7 @@ async function runGroup(
   result: BatchResult,
   canSplit = false,
 ): Promise<number[] | undefined> {
-  const members = uniqueNames(items).map((sentName, i): Member => ({ item: items[i], plan: plans[i], sentName, inputBytes: items[i].size, done: false }));
+  const members = uniqueNames(items).map((sentName, i): Member => ({ item: items[i], plan: plans[i], sentName, inputBytes: items[i].size, done: false, warnings: [] }));
   const fail = (m: Member, type: string, message: string, task?: string) => {
     if (m.done) return;
     m.done = true;
@@ -319,6 +335,7 @@ async function processAndWait(
           if (m) fail(m, f.status, f.status_message || f.status, ref.task);
         }
       }
+      if (status === 'TaskSuccessWithWarnings') collectWarnings(task, members);
     }
   }
   if (status === 'TaskError') for (const m of members) fail(m, 'TaskError', 'the server could not process this file', ref.task);
@@ -379,12 +396,32 @@ export async function waitTask(client: IloveimgClient, ref: Pick<TaskRef, 'task'
   }
 }
 
+/**
+ * A TaskSuccessWithWarnings task's warnings onto its files (README "Output for people and for
+ * scripts"): a successful file's own `status_message` when the server gives one, else the parts of the
+ * task's `status_message` that name the file, else (a task-wide warning) every file still alive.
+ */
+function collectWarnings(task: TaskResource, members: Member[]): void {
+  const alive = members.filter((m) => !m.done);
+  const owner = (name: string) => alive.find((m) => stem(m.sentName) === stem(name));
+  let perFile = false;
+  for (const f of task.files ?? []) {
+    const m = f.status === 'FileSuccess' && f.status_message ? owner(f.filename) : undefined;
+    if (m) (perFile = true), m.warnings.push(f.status_message);
+  }
+  if (perFile || !task.status_message) return;
+  for (const part of task.status_message.split('; ').filter((p) => p && !/^\d+ of \d+ files failed/.test(p))) {
+    const named = alive.filter((m) => part.startsWith(`${m.sentName}:`) || part.startsWith(`${m.sentName} `));
+    for (const m of named.length ? named : alive) m.warnings.push(part.startsWith(`${m.sentName}: `) ? part.slice(m.sentName.length + 2) : part);
+  }
+}
+
 /** `param: [{server_filename|filename, error|status}]` of a ProcessingError → per-file failures. */
 function markFromParam(e: ApiError, members: Member[], fail: (m: Member, type: string, message: string, task?: string) => void, task: string) {
   if (!Array.isArray(e.param)) return;
   for (const p of e.param as Record<string, unknown>[]) {
     const m = members.find((x) => x.serverFilename === p.server_filename || (p.filename && stem(x.sentName) === stem(String(p.filename))));
-    if (m) fail(m, String(p.status ?? p.error ?? e.type), String(p.status_message ?? p.error ?? e.message), task);
+    if (m) fail(m, String(p.status ?? p.error ?? e.type), String(p.status_message || p.message || p.error || e.message), task);
   }
 }
 
@@ -409,6 +446,7 @@ async function downloadAndWrite(
     const outputs = result.zip ? result.files.filter((f) => f.bytes > 0 || f.error) : result.files;
     // A joined output (animated GIF) is one file for all its inputs: written once, reported for each.
     let joinedWrite: Promise<string | undefined> | undefined;
+    let joinedReported = false;
     for (const [m, out] of matchOutputs(members, outputs, opts.joined)) {
       if (!out) {
         fail(m, 'DownloadError', 'the server returned no output for this file', ref.task);
@@ -422,7 +460,10 @@ async function downloadAndWrite(
         if (opts.outputRoot) await realDirsBelow(opts.outputRoot, path.dirname(dest));
         return opts.joined ? (joinedWrite ??= copyAtomic(out.path, dest, opts.onConflict)) : copyAtomic(out.path, dest, opts.onConflict, opts.inPlace);
       };
-      await writeOne(m, out, opts, report, ref.task, write).catch((e) => fail(m, errType(e), errMessage(e), ref.task));
+      // The joined file's size is counted once, on its first input; the others say where they went.
+      const joinedRest = Boolean(opts.joined) && joinedReported;
+      joinedReported = Boolean(opts.joined);
+      await writeOne(m, out, opts, report, ref.task, write, joinedRest).catch((e) => fail(m, errType(e), errMessage(e), ref.task));
     }
   });
 }
@@ -446,21 +487,30 @@ async function writeOne(
   report: (r: FileReport) => void,
   task: string,
   write: (dest: string) => Promise<string | undefined>,
+  joinedRest = false,
 ): Promise<void> {
   const fmt = sniff(out.head);
   let dest = m.plan.dest;
-  if (fmt && dest !== '-' && !opts.inPlace) dest = withExt(dest, fmt);
-  const base = { input: m.item.display, inputBytes: m.inputBytes, task };
+  // -O names exactly that file (README "Outputs"); otherwise the extension follows the real format.
+  if (fmt && dest !== '-' && !opts.inPlace && !m.plan.literal) dest = withExt(dest, fmt);
+  const base = { input: m.item.display, inputBytes: m.inputBytes, task, ...(m.warnings.length ? { warnings: [...m.warnings] } : {}) };
   if (opts.minSavings && !opts.joined && !savesEnough(m.inputBytes, out.bytes, opts.minSavings)) {
     // Keep the original: never hand back a larger (or not worth it) result.
     m.done = true;
-    const note = `result (${out.bytes} B) not smaller enough than the original (${m.inputBytes} B); kept the original`;
+    let note = `${savingsShortfall(m.inputBytes, out.bytes, opts.minSavings)}; kept the original`;
     let written: string | undefined;
-    if (m.item.kind === 'file' && !opts.inPlace && dest !== '-' && path.dirname(dest) !== path.dirname(m.item.source)) {
+    // Copied where a result was asked for (-o DIR, -O FILE), so the target exists; not as a
+    // `-compressed` twin beside the input.
+    if (m.item.kind === 'file' && !opts.inPlace && dest !== '-' && (m.plan.literal || path.dirname(dest) !== path.dirname(m.item.source))) {
       written = await copyAtomic(m.item.source, dest, opts.onConflict).catch((e) => {
         if (e instanceof ConflictError) return undefined;
         throw e;
       });
+      if (written) note += ` (copied to ${displayPath(written, opts.cwd ?? process.cwd())})`;
+      if (written && opts.keepDates) {
+        const st = await stat(m.item.source);
+        await utimes(written, st.atime, st.mtime);
+      }
     } else if (dest === '-' && m.item.data) {
       opts.stdout?.write(m.item.data);
     }
@@ -476,11 +526,17 @@ async function writeOne(
     report({ ...base, status: 'ok', output: '<stdout>', outputBytes: out.bytes });
     return;
   }
+  const checked = (await opts.checkResult?.(m.item, out.path).catch(() => [])) ?? [];
+  if (checked.length) Object.assign(base, { warnings: [...m.warnings, ...checked] });
   try {
+    // Read before writing: in place, the input is the destination.
+    const dates = opts.keepDates && m.item.kind === 'file' ? await stat(m.item.source) : undefined;
     const written = await write(dest);
+    if (written && dates) await utimes(written, dates.atime, dates.mtime);
     m.done = true;
     opts.events?.onStage?.(m.item, 'done');
     if (written === undefined) report({ ...base, status: 'skipped', output: displayPath(dest, opts.cwd ?? process.cwd()), note: 'destination exists (--on-conflict skip)' });
+    else if (joinedRest) report({ ...base, status: 'ok', output: displayPath(written, opts.cwd ?? process.cwd()), outputBytes: 0, note: 'joined into the same file; its size is counted once' });
     else report({ ...base, status: 'ok', output: displayPath(written, opts.cwd ?? process.cwd()), outputBytes: out.bytes });
   } catch (e) {
     if (e instanceof ConflictError) throw new ConflictOnWrite(displayPath(dest, opts.cwd ?? process.cwd()));
@@ -493,6 +549,14 @@ class ConflictOnWrite extends Error {
   constructor(dest: string) {
     super(`${dest} already exists; pass --on-conflict overwrite|rename|skip, or choose another --output-dir`);
   }
+}
+
+/** Why a compressed result was not kept, with the numbers: what it saved against what was asked. */
+function savingsShortfall(before: number, after: number, min: { percent?: number; bytes?: number }): string {
+  const saved = before - after;
+  if (saved <= 0) return `the result (${formatBytes(after)}) is not smaller than the original (${formatBytes(before)})`;
+  const asked = [min.percent !== undefined ? `${min.percent}%` : '', min.bytes !== undefined ? formatBytes(min.bytes) : ''].filter(Boolean).join(' and ');
+  return `the result saves ${formatBytes(saved)} (${((saved / before) * 100).toFixed(1)}%), less than --min-savings ${asked}`;
 }
 
 function savesEnough(before: number, after: number, min: { percent?: number; bytes?: number }): boolean {

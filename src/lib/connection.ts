@@ -6,6 +6,8 @@
  * engine is started in-process on 127.0.0.1 (port 0) with a throwaway key pair and the very same
  * client talks to it over HTTP: one code path, offline or in the cloud.
  */
+import { mkdir, writeFile, access } from 'node:fs/promises';
+import path from 'node:path';
 import { IloveimgClient, DEFAULT_API_URL, type ClientOptions } from '../api/client.js';
 import type { IO } from './io.js';
 import { AuthError } from './errors.js';
@@ -103,10 +105,16 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
   });
 
   const haveKeys = Boolean(s.publicKey && s.secretKey);
-  if (!flags.local && (haveKeys || s.apiUrl)) {
+  const someKey = Boolean(s.publicKey || s.secretKey);
+  // No key at all: the embedded engine (README "Configuration"), even when an api_url is left over
+  // (a profile after `logout`, ILOVEIMG_API_URL); say where it came from and what to do about it.
+  if (!flags.local && !someKey && s.apiUrl && opts.requireRemote === undefined) {
+    opts.io.warn(`api_url ${s.apiUrl} (from ${sourceName(s, 'apiUrl')}) is not used: no keys are configured, so the embedded engine runs. Run \`iloveimg login\` to use that server${s.sources.apiUrl === 'profile' ? ', or `iloveimg config unset api_url`' : ''}.`);
+  } else if (!flags.local && (haveKeys || s.apiUrl)) {
     if (!haveKeys) {
+      const have = s.publicKey ? 'publicKey' : s.secretKey ? 'secretKey' : undefined;
       throw new AuthError(
-        `--api-url ${s.apiUrl} needs a key pair: ${s.publicKey ? 'the secret key' : 'the public key'} is missing`,
+        `${s.apiUrl} needs a key pair: ${have ? `the ${have === 'publicKey' ? 'secret' : 'public'} key is missing (the ${have === 'publicKey' ? 'public' : 'secret'} key comes from ${sourceName(s, have)})` : `no keys are configured (the URL comes from ${sourceName(s, 'apiUrl')})`}`,
         'Set ILOVEIMG_PUBLIC_KEY and ILOVEIMG_SECRET_KEY, pass --public-key/--secret-key, or run `iloveimg login`.',
       );
     }
@@ -134,9 +142,7 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
     throw e;
   });
   const [pair] = server.projects;
-  if (!flags.local) {
-    opts.io.info('Using the embedded engine (no API keys configured). To use iLoveIMG\'s cloud, run `iloveimg login` or set ILOVEIMG_PUBLIC_KEY and ILOVEIMG_SECRET_KEY.');
-  }
+  if (!flags.local) await engineNotice(opts.io, path.dirname(s.profile.file));
   const client = new IloveimgClient(clientOptions(server.url, pair.publicKey, pair.secretKey));
   const close = async () => {
     await server.close();
@@ -144,4 +150,28 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
     untrack();
   };
   return { client, embedded: true, apiUrl: server.url, close };
+}
+
+/**
+ * "Using the embedded engine…" is news once, not on every run (README "Offline"): it is shown on a
+ * terminal the first time the engine runs for a config directory (a marker file there remembers it),
+ * every time with -v, and never in a pipe or with -q/--json.
+ */
+async function engineNotice(io: IO, dir: string): Promise<void> {
+  const text = 'Using the embedded engine (no API keys configured). To use iLoveIMG\'s cloud, run `iloveimg login` or set ILOVEIMG_PUBLIC_KEY and ILOVEIMG_SECRET_KEY.';
+  if (io.verbose) return io.info(text);
+  if (!io.interactive) return;
+  const marker = path.join(dir, 'engine-notice-shown');
+  if (await access(marker).then(() => true, () => false)) return;
+  io.info(text);
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+    .then(() => writeFile(marker, ''))
+    .catch(() => undefined);
+}
+
+/** "the profile 'work'", "ILOVEIMG_API_URL", "--api-url": where a setting came from, for messages. */
+function sourceName(s: ResolvedSettings, key: 'apiUrl' | 'publicKey' | 'secretKey'): string {
+  const names = { apiUrl: ['--api-url', 'ILOVEIMG_API_URL'], publicKey: ['--public-key', 'ILOVEIMG_PUBLIC_KEY'], secretKey: ['--secret-key', 'ILOVEIMG_SECRET_KEY'] }[key];
+  const src = s.sources[key];
+  return src === 'flag' ? names[0] : src === 'env' ? names[1] : `the profile '${s.profile.name}' (${s.profile.file})`;
 }

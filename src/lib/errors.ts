@@ -10,7 +10,9 @@ export const EXIT = {
   USAGE: 2,
   PARTIAL: 3,
   AUTH: 4,
+  WARNINGS: 5,
   INTERRUPTED: 130,
+  TERMINATED: 143,
 } as const;
 
 export const EXIT_CODE_HELP = `Exit codes:
@@ -19,7 +21,9 @@ export const EXIT_CODE_HELP = `Exit codes:
   2    usage error: a bad flag, value or input, found before anything was sent
   3    some files failed; the others were written
   4    authentication failed (missing or rejected keys)
-  130  interrupted (Ctrl-C)`;
+  5    --strict: every file was written, but some with warnings
+  130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM): stopped at once, temporary files removed`;
 
 export class CliError extends Error {
   readonly exitCode: number = EXIT.ERROR;
@@ -50,4 +54,9 @@ export class PartialFailureError extends CliError {
 /** The run was interrupted by a signal: exit 130. */
 export class InterruptedError extends CliError {
   override readonly exitCode = EXIT.INTERRUPTED;
+}
+
+/** --strict and a file was written with warnings (TaskSuccessWithWarnings, a resize that could not enlarge): exit 5. */
+export class StrictWarningsError extends CliError {
+  override readonly exitCode = EXIT.WARNINGS;
 }

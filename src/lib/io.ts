@@ -4,6 +4,7 @@
  * (docs/architecture.md principles 4–7).
  */
 import type { Writable } from 'node:stream';
+import { screenFor, type Screen } from './screen.js';
 
 export interface IO {
   stdout: Writable;
@@ -18,6 +19,10 @@ export interface IO {
   info(line: string): void;
   /** A warning on stderr (shown even with --quiet). */
   warn(line: string): void;
+  /** A line on stderr shown even with --quiet (failures, a summary with failures). */
+  error(line: string): void;
+  /** The one writer of stderr text and the progress bar (src/lib/screen.ts). */
+  screen: Screen;
   /** Exactly one JSON document plus a newline on stdout. */
   json(value: unknown): void;
   /** One NDJSON event on stdout. */
@@ -42,6 +47,7 @@ export function createIO(opts: IOOptions = {}): IO {
   const color = tty && env.NO_COLOR === undefined && env.FORCE_COLOR !== '0';
   const quiet = Boolean(opts.quiet);
   const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const screen = screenFor(stderr);
   return {
     stdout,
     stderr,
@@ -50,11 +56,15 @@ export function createIO(opts: IOOptions = {}): IO {
     color,
     quiet,
     verbose: Boolean(opts.verbose),
+    screen,
     info(line) {
-      if (!quiet) stderr.write(`${line}\n`);
+      if (!quiet) screen.line(line);
     },
     warn(line) {
-      stderr.write(`${paint('33', 'warning:')} ${line}\n`);
+      screen.line(`${paint('33', 'warning:')} ${line}`);
+    },
+    error(line) {
+      screen.line(line);
     },
     json(value) {
       stdout.write(`${JSON.stringify(value, null, 2)}\n`);

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, unlinkSync } from 'node:fs';
-import { link, mkdir, rename, stat, unlink, writeFile, copyFile } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, realpath, rename, stat, unlink, writeFile, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from './errors.js';
 import type { InputItem } from './inputs.js';
@@ -27,6 +27,8 @@ export interface OutputOptions {
   suffix: string;
   onConflict: ConflictPolicy;
   cwd?: string;
+  /** `--name` template ({name}, {ext}, {tool}, {n}) and the command, for the file names written. */
+  naming?: { name?: string; tool: string };
 }
 
 export interface PlannedOutput {
@@ -34,6 +36,8 @@ export interface PlannedOutput {
   dest: string;
   /** Extension of the planned destination (without the dot), as spelled there. */
   ext: string;
+  /** `-O FILE`: exactly this name, whatever the result's format. */
+  literal?: boolean;
 }
 
 /**
@@ -43,8 +47,12 @@ export interface PlannedOutput {
 export function planOutputs(items: InputItem[], opts: OutputOptions, targetExt?: string): PlannedOutput[] {
   const cwd = opts.cwd ?? process.cwd();
   if (opts.inPlace && opts.outputDir) throw new UsageError('--in-place and --output-dir cannot be used together');
-  const plans = items.map((item): PlannedOutput => {
-    if (item.kind === 'stdin') return { dest: '-', ext: targetExt ?? item.format ?? 'jpg' };
+  const plans = items.map((item, index): PlannedOutput => {
+    // `-` writes to stdout, unless -o names a directory: then `DIR/stdin.EXT`.
+    if (item.kind === 'stdin') {
+      const ext = targetExt ?? item.format ?? 'jpg';
+      return { dest: opts.outputDir ? path.resolve(cwd, opts.outputDir, `stdin.${ext}`) : '-', ext };
+    }
     const inExt = path.extname(item.rel).slice(1);
     const ext = chooseExt(inExt, item.format, targetExt);
     const stem = inExt ? item.rel.slice(0, -(inExt.length + 1)) : item.rel;
@@ -53,12 +61,13 @@ export function planOutputs(items: InputItem[], opts: OutputOptions, targetExt?:
       if (ext !== inExt) throw new UsageError(`--in-place cannot change ${item.display} to .${ext}`, 'Use -o DIR to write converted files elsewhere.');
       return { dest: item.source, ext };
     }
+    const named = opts.naming?.name !== undefined ? fillName(opts.naming.name, { name: path.basename(stem), ext, tool: opts.naming.tool, n: index + 1 }) : undefined;
     if (opts.outputDir) {
       const rel = opts.flat || item.kind === 'url' ? path.basename(stem) : stem;
-      return { dest: path.resolve(cwd, opts.outputDir, `${rel}.${ext}`), ext };
+      return { dest: path.resolve(cwd, opts.outputDir, named ? path.join(path.dirname(rel), named) : `${rel}.${ext}`), ext };
     }
     const dir = item.kind === 'file' ? path.dirname(item.source) : cwd;
-    return { dest: path.join(dir, `${path.basename(stem)}-${opts.suffix}.${ext}`), ext };
+    return { dest: path.join(dir, named ?? fitName(path.basename(stem), `-${opts.suffix}.${ext}`)), ext };
   });
   const byDest = new Map<string, number>();
   const sources = new Set(items.filter((i) => i.kind === 'file').map((i) => i.source));
@@ -78,6 +87,25 @@ export function planOutputs(items: InputItem[], opts: OutputOptions, targetExt?:
     byDest.set(key, i);
   });
   return plans;
+}
+
+/**
+ * `--name '{name}.min.{ext}'` → `photo.min.jpg`: {name} is the input's name without its extension,
+ * {ext} the result's extension, {tool} the command, {n} the input's position (1, 2, …).
+ */
+export function fillName(template: string, v: { name: string; ext: string; tool: string; n: number }): string {
+  const out = template.replace(/\{(name|ext|tool|n)\}/g, (_, k: keyof typeof v) => String(v[k]));
+  const unknown = /\{[^}]*\}/.exec(out);
+  if (unknown) throw new UsageError(`--name: unknown placeholder ${unknown[0]}`, 'Use {name}, {ext}, {tool} and {n}.');
+  if (/[/\\]/.test(out) || out === '' || out === '.' || out === '..') throw new UsageError(`--name must give a file name, not a path: ${JSON.stringify(template)}`);
+  return out;
+}
+
+/** `stem + tail`, with the stem cut (at a character boundary) so the name fits NAME_MAX, 255 bytes. */
+function fitName(stem: string, tail: string): string {
+  let cut = stem;
+  while (Buffer.byteLength(cut + tail) > 255 && cut.length > 1) cut = [...cut].slice(0, -1).join('');
+  return cut + tail;
 }
 
 /** Keeps `.jpeg`/`.JPG` as spelled when the format does not change. */
@@ -149,11 +177,15 @@ function numbered(dest: string, n: number): string {
 /** Temporary files not yet committed: removed by `removeTempFilesSync` on a hard exit (second Ctrl-C). */
 const liveTemps = new Set<string>();
 
-/** A temporary path beside `dest`, on the same file system so the final rename is atomic. */
+/**
+ * A temporary path beside `dest`, on the same file system so the final rename is atomic. Its name
+ * stays within NAME_MAX (255 bytes) whatever the destination's: a long name is cut, not lengthened.
+ */
 export async function tempFor(dest: string): Promise<string> {
   const dir = path.dirname(dest);
   await mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(dest)}.${randomBytes(6).toString('hex')}.iloveimg-tmp`);
+  const base = Buffer.byteLength(path.basename(dest)) > 200 ? 'iloveimg' : path.basename(dest);
+  const tmp = path.join(dir, `.${base}.${randomBytes(6).toString('hex')}.iloveimg-tmp`);
   liveTemps.add(tmp);
   return tmp;
 }
@@ -169,16 +201,64 @@ export function removeTempFilesSync(): void {
   liveTemps.clear();
 }
 
-/** Writes bytes to `dest` atomically under the policy. */
+/**
+ * Writes bytes to `dest` atomically under the policy. In place, the file keeps its mode (and owner and
+ * group where the user may set them), and a symbolic link is written through: its target is replaced
+ * and the link stays a link (README "Outputs").
+ */
 export async function writeAtomic(dest: string, data: Buffer, policy: ConflictPolicy, inPlace = false): Promise<string | undefined> {
+  return placeAtomic(dest, policy, inPlace, (tmp) => writeFile(tmp, data, { flag: 'wx' }));
+}
+
+/** Copies `src` to `dest` atomically under the policy (a downloaded result; compress keeping an original), in place as writeAtomic. */
+export async function copyAtomic(src: string, dest: string, policy: ConflictPolicy, inPlace = false): Promise<string | undefined> {
+  return placeAtomic(dest, policy, inPlace, (tmp) => copyFile(src, tmp, fsConstants.COPYFILE_EXCL));
+}
+
+/** A temporary file beside the destination, filled by `fill`, then committed under the policy. */
+async function placeAtomic(dest: string, policy: ConflictPolicy, inPlace: boolean, fill: (tmp: string) => Promise<void>): Promise<string | undefined> {
+  if (inPlace) {
+    const real = await realpath(dest);
+    const st = await stat(real);
+    const tmp = await tempFor(real);
+    await fill(tmp);
+    await chmod(tmp, st.mode & 0o7777);
+    await chown(tmp, st.uid, st.gid).catch(() => undefined);
+    await commitFile(tmp, real, policy, true);
+    return dest;
+  }
   const tmp = await tempFor(dest);
-  await writeFile(tmp, data, { flag: 'wx' });
+  await fill(tmp);
   return commitFile(tmp, dest, policy, inPlace);
 }
 
-/** Copies `src` to `dest` atomically under the policy (a downloaded result; compress keeping an original). */
-export async function copyAtomic(src: string, dest: string, policy: ConflictPolicy, inPlace = false): Promise<string | undefined> {
-  const tmp = await tempFor(dest);
-  await copyFile(src, tmp, fsConstants.COPYFILE_EXCL);
-  return commitFile(tmp, dest, policy, inPlace);
+/**
+ * Makes sure results can be written to `dir` before anything is sent: creates it (one level at a
+ * time: a recursive mkdir under /proc never returns) and writes and removes a probe file. Returns why
+ * not, or undefined when it can.
+ */
+export async function checkWritableDir(dir: string): Promise<string | undefined> {
+  const missing: string[] = [];
+  for (let cur = dir; ; cur = path.dirname(cur)) {
+    const st = await stat(cur).catch((e: NodeJS.ErrnoException) => e);
+    if (!(st instanceof Error)) {
+      if (!st.isDirectory()) return `${cur} is not a directory`;
+      break;
+    }
+    if (st.code !== 'ENOENT') return `${cur}: ${st.message}`;
+    missing.unshift(cur);
+    if (path.dirname(cur) === cur) break;
+  }
+  try {
+    for (const d of missing) await mkdir(d).catch((e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? undefined : Promise.reject(e)));
+    const probe = path.join(dir, `.iloveimg-probe-${randomBytes(6).toString('hex')}`);
+    await writeFile(probe, '', { flag: 'wx' });
+    await unlink(probe);
+    return undefined;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = { EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system', ENOENT: 'cannot be created there', ENOTDIR: 'a parent is not a directory', ENOSPC: 'no space left' }[err.code ?? ''];
+    return `cannot write to ${dir}: ${why ?? err.message}`;
+  }
 }
+

@@ -4,7 +4,7 @@
  * for scripts. The human and JSON views are built from the same FileReport objects.
  */
 import { formatBytes, type IO } from './io.js';
-import type { BatchEvents, FileReport, Stage } from './batch.js';
+import { NOT_STARTED, type BatchEvents, type FileReport, type Stage } from './batch.js';
 import type { InputItem } from './inputs.js';
 
 export type OutputMode = 'human' | 'json' | 'ndjson';
@@ -53,25 +53,33 @@ export interface Reporter {
   events: BatchEvents;
   /** Lines for inputs rejected before the run (missing, not an image). */
   rejected(reports: FileReport[]): void;
+  /** A passing state shown in the bar on a terminal, e.g. "retrying upload (attempt 2/7)"; cleared by the next stage. */
+  status(text: string): void;
   finish(report: RunReport): void;
+  /** Removes the bar (and shows the cursor) when the run ends without a report, e.g. on an error. */
+  close(): void;
 }
 
 export async function createReporter(io: IO, mode: OutputMode, items: InputItem[]): Promise<Reporter> {
-  const progress = mode === 'human' && io.interactive ? await createBar(io, items) : undefined;
+  const progress = mode === 'human' && io.interactive ? createBar(io, items) : undefined;
   const paint = (code: string, s: string) => (io.color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const line = (r: FileReport) => {
     if (r.status === 'failed') return `${paint('31', '✗')} ${r.input}: ${r.error?.type ? `${r.error.type}: ` : ''}${r.error?.message ?? 'failed'}`;
     if (r.status === 'skipped') return `${paint('33', '-')} ${r.input}${r.output ? ` → ${r.output}` : ''}: skipped (${r.note ?? 'nothing to do'})`;
+    if (r.outputBytes === 0 && r.note) return `${paint('32', '✓')} ${r.input} → ${r.output}  (${r.note})`;
     const pct = r.inputBytes > 0 && r.outputBytes !== undefined ? ` (${signedPercent(r.inputBytes, r.outputBytes)})` : '';
-    return `${paint('32', '✓')} ${r.input} → ${r.output}  ${formatBytes(r.inputBytes)} → ${formatBytes(r.outputBytes ?? 0)}${pct}`;
+    const note = r.note ? `; ${r.note}` : '';
+    return `${paint('32', '✓')} ${r.input} → ${r.output}  ${formatBytes(r.inputBytes)} → ${formatBytes(r.outputBytes ?? 0)}${pct}${note}`;
   };
+  let notStarted = 0;
   const emit = (r: FileReport) => {
     if (mode === 'ndjson') io.event({ event: 'file', ...r });
+    else if (mode === 'human' && r.note === NOT_STARTED) notStarted++;
     else if (mode === 'human') {
-      const text = line(r);
-      if (progress) progress.log(text);
-      else if (r.status === 'failed') io.stderr.write(`${text}\n`);
-      else io.info(text);
+      if (r.status === 'failed') io.error(line(r));
+      else io.info(line(r));
+      // A result the server flagged (TaskSuccessWithWarnings) or that did not do all that was asked.
+      for (const w of r.warnings ?? []) io.error(`  ${paint('33', '⚠')} ${w}`);
     }
   };
   return {
@@ -90,18 +98,29 @@ export async function createReporter(io: IO, mode: OutputMode, items: InputItem[
     rejected(reports) {
       for (const r of reports) emit(r);
     },
+    status(text) {
+      progress?.status(text);
+    },
+    close() {
+      io.screen.clear();
+    },
     finish(report) {
-      progress?.stop();
+      io.screen.clear();
       if (mode === 'json') return io.json(report);
       if (mode === 'ndjson') return io.event({ event: 'summary', tool: report.tool, ...report.summary });
       const s = report.summary;
+      // After Ctrl-C: one line for the files that never started, not one each.
+      if (notStarted) io.info(`${paint('33', '-')} ${notStarted} file${notStarted === 1 ? '' : 's'} not started (interrupted)`);
       const parts = [`${s.ok} ok`];
-      if (s.skipped) parts.push(`${s.skipped} skipped`);
+      if (s.skipped - notStarted > 0) parts.push(`${s.skipped - notStarted} skipped`);
+      if (notStarted) parts.push(`${notStarted} not started`);
       if (s.failed) parts.push(paint('31', `${s.failed} failed`));
+      const warned = report.files.filter((f) => f.warnings?.length).length;
+      if (warned) parts.push(paint('33', `${warned} with warnings`));
       const size = s.inputBytes > 0 ? `; ${formatBytes(s.inputBytes)} → ${formatBytes(s.outputBytes)} (${signedPercent(s.inputBytes, s.outputBytes)})` : '';
       const left = s.remainingFiles !== undefined ? `; ${s.remainingFiles} files left on the account` : '';
       const text = `${report.tool}: ${parts.join(', ')} of ${s.total} file${s.total === 1 ? '' : 's'}${size} in ${s.seconds.toFixed(1)} s${left}`;
-      if (s.failed) io.stderr.write(`${text}\n`);
+      if (s.failed) io.error(text);
       else io.info(text);
     },
   };
@@ -112,49 +131,48 @@ function signedPercent(before: number, after: number): string {
   return `${p <= 0 ? '−' : '+'}${Math.abs(p).toFixed(1)}%`;
 }
 
-interface Bar {
-  stage(item: InputItem, stage: Stage): void;
-  uploaded(bytes: number): void;
-  fileDone(): void;
-  log(line: string): void;
-  stop(): void;
+/** 75 → "1m15s" */
+function duration(s: number): string {
+  const r = Math.max(1, Math.round(s));
+  return r < 60 ? `${r}s` : `${Math.floor(r / 60)}m${String(r % 60).padStart(2, '0')}s`;
 }
 
-/** One overall bar: files done, bytes sent, ETA, and what the most recent file is doing. */
-async function createBar(io: IO, items: InputItem[]): Promise<Bar> {
-  const { default: cliProgress } = await import('cli-progress');
+/**
+ * One overall bar, drawn by the screen (src/lib/screen.ts): files done, bytes sent, an ETA once a
+ * file has finished (never "ETA 0s" before anything is known), and what the most recent file is
+ * doing, or a retry under way.
+ */
+function createBar(io: IO, items: InputItem[]) {
   const totalBytes = items.reduce((a, i) => a + i.size, 0);
+  const started = Date.now();
   let sent = 0;
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: io.stderr as NodeJS.WritableStream,
-      format: ' {bar} {value}/{total} files | {sent} sent | ETA {eta_formatted} | {stage}',
-      hideCursor: true,
-      clearOnComplete: true,
-      etaBuffer: 20,
-      barsize: 24,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(items.length, 0, { sent: formatBytes(0), stage: 'starting' });
+  let done = 0;
+  let state = 'starting';
+  const width = 24;
+  const draw = () => {
+    const filled = items.length ? Math.round((done / items.length) * width) : 0;
+    const elapsed = (Date.now() - started) / 1000;
+    const eta = done > 0 && done < items.length ? ` | ETA ${duration((elapsed / done) * (items.length - done))}` : '';
+    io.screen.bar(` ${'█'.repeat(filled)}${'░'.repeat(width - filled)} ${done}/${items.length} files | ${formatBytes(sent)}/${formatBytes(totalBytes)} sent${eta} | ${state}`);
+  };
+  draw();
   return {
-    stage(item, stage) {
-      if (stage !== 'done') bar.update({ stage: `${stage} ${item.display.slice(-40)}` });
+    stage(item: InputItem, stage: Stage) {
+      if (stage === 'done') return;
+      state = `${stage} ${item.display.slice(-40)}`;
+      draw();
     },
-    uploaded(bytes) {
+    uploaded(bytes: number) {
       sent += bytes;
-      bar.update({ sent: `${formatBytes(sent)}/${formatBytes(totalBytes)}` });
+      draw();
     },
     fileDone() {
-      bar.increment();
+      done++;
+      draw();
     },
-    log(line) {
-      // Print above the bar without leaving a broken bar behind.
-      (io.stderr as NodeJS.WritableStream).write(`\r\x1b[2K${line}\n`);
-      bar.render();
-    },
-    stop() {
-      bar.stop();
+    status(text: string) {
+      state = text;
+      draw();
     },
   };
 }

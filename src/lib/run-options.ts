@@ -20,6 +20,8 @@ export interface RunOptions {
   /** Unset when not given: the profile's default applies, then DEFAULT_CONCURRENCY (see run-tool.ts). */
   concurrency?: number;
   failFast: boolean;
+  /** Exit 5 when a file was written with warnings. */
+  strict: boolean;
   dryRun: boolean;
   noWait: boolean;
   apiDebug: boolean;
@@ -27,6 +29,12 @@ export interface RunOptions {
   resume: boolean;
   skipUnchanged: boolean;
   minSavings?: { percent?: number; bytes?: number };
+  /** The suffix of results written beside their inputs (default: the tool's, `-compressed`). */
+  suffix?: string;
+  /** The file name template of results (README "Outputs"). */
+  name?: string;
+  /** Give each result its input's modification time. */
+  keepDates: boolean;
   mode: OutputMode;
 }
 
@@ -50,11 +58,18 @@ export function addRunOptions(cmd: Command, opts: { savings?: boolean; then?: bo
     .option('-O, --output <file>', 'Write the single result to this file (one input, or convert --to gif_animation)')
     .option('--flat', 'With -o: put every result directly in the directory instead of mirroring the input tree')
     .option('--in-place', 'Replace each input with its result (atomically)')
+    .option('--suffix <text>', 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)', (v: string) => {
+      if (!v || /[/\\]/.test(v)) throw new InvalidArgumentError('give a non-empty suffix without slashes');
+      return v;
+    })
+    .option('--name <template>', 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\'')
+    .option('--keep-dates', "Give each result its input's modification time")
     .addOption(new Option('--on-conflict <policy>', 'What to do when a destination exists').choices(CONFLICT_POLICIES as string[]).default('error'))
     .option('-r, --recursive', 'Process the images inside directory arguments, recursively')
     .option('--files-from <file>', 'Read input names from a file, one a line or NUL-separated (- for stdin)', (v: string, prev: string[] = []) => [...prev, v])
     .option('-j, --concurrency <n>', `Tasks in flight at once, with twice as many uploads (default ${DEFAULT_CONCURRENCY})`, numberOption('--concurrency', { min: 1, max: 64 }))
     .option('--fail-fast', 'Stop starting new work at the first failed file')
+    .option('--strict', 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)')
     .option('--dry-run', 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything')
     .option('--no-wait', 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)')
     .option('--api-debug', "Send the API's debug parameter: the server echoes what it received and processes nothing")
@@ -80,6 +95,7 @@ export function readRunOptions(cmd: Command): RunOptions {
     filesFrom: o.filesFrom ?? [],
     concurrency: o.concurrency,
     failFast: Boolean(o.failFast),
+    strict: Boolean(o.strict),
     dryRun: Boolean(o.dryRun),
     noWait: o.wait === false,
     apiDebug: Boolean(o.apiDebug),
@@ -87,6 +103,9 @@ export function readRunOptions(cmd: Command): RunOptions {
     resume: Boolean(o.resume),
     skipUnchanged: Boolean(o.skipUnchanged),
     minSavings: o.minSavings,
+    suffix: o.suffix,
+    name: o.name,
+    keepDates: Boolean(o.keepDates),
     mode: o.json ? 'json' : o.ndjson ? 'ndjson' : 'human',
   };
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { PipelineStep, FileReport } from './batch.js';
 import { partition, runBatch, Throttle } from './batch.js';
 import { connect, resolveSettings, type ConnectionFlags } from './connection.js';
-import { AuthError, CliError, PartialFailureError, UsageError, InterruptedError } from './errors.js';
+import { AuthError, CliError, PartialFailureError, UsageError, InterruptedError, StrictWarningsError } from './errors.js';
 import { resolveInputs, type InputItem } from './inputs.js';
 import { exists, planOutputs, type PlannedOutput } from './outputs.js';
 import { createReporter, summarize, type RunReport } from './report.js';
@@ -18,6 +18,8 @@ import type { IO } from './io.js';
 import { toolByName, type ToolSpec } from '../spec/tools.js';
 import { ApiError } from '../api/errors.js';
 import { processBody } from '../api/params.js';
+import { resizeCheck } from './resize-check.js';
+import { checkFlags, doneEarlier, ownOutputs, unwritable } from './preflight.js';
 
 export interface RunContext {
   io: IO;
@@ -46,6 +48,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   if (job.inputs.length === 0 && run.filesFrom.length === 0) {
     throw new UsageError(`${job.spec.command}: no input files given`, `Example: iloveimg ${job.spec.examples[0]?.replace(/^iloveimg /, '') ?? `${job.spec.command} photo.jpg`}`);
   }
+  checkFlags(job, io);
   const resolved = await resolveInputs(job.inputs, { recursive: run.recursive, filesFrom: run.filesFrom, cwd, stdin: io.stdin });
   for (const w of resolved.warnings) io.warn(w);
   const rejected: FileReport[] = resolved.rejected.map((r) => ({
@@ -61,10 +64,44 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   }
   const hasStdin = items.some((i) => i.kind === 'stdin');
   if (hasStdin && items.length > 1) throw new UsageError('`-` (standard input) cannot be mixed with other inputs');
-  if (hasStdin && run.mode !== 'human') throw new UsageError('`-` writes the image to stdout, so --json/--ndjson cannot be used with it');
+  // --fail-fast covers the checks made before anything is sent: a named input that is missing or not
+  // an image stops the run before the first upload.
+  if (run.failFast && rejected.some((r) => r.status === 'failed')) {
+    for (const it of items) rejected.push({ input: it.display, status: 'skipped', inputBytes: it.size, note: 'not started (--fail-fast)' });
+    return finishEarly(ctx, job, rejected, started);
+  }
+  const toStdout = run.output === '-' || (hasStdin && run.output === undefined && !run.outputDir);
+  if (toStdout && run.mode !== 'human') throw new UsageError('the image goes to stdout here, so --json/--ndjson cannot be used', 'Write it to a file with -O FILE or -o DIR.');
+  if (toStdout && (io.stdout as { isTTY?: boolean }).isTTY) {
+    throw new UsageError('refusing to write image bytes to a terminal', 'Redirect stdout (`> out.jpg`), pipe it on, or write a file with -O FILE or -o DIR.');
+  }
 
+  // -O names a target to (re)build, as mogrify and sharp-cli do (a Makefile rule): it replaces an
+  // existing file unless --on-conflict says otherwise.
+  if (run.output !== undefined && run.onConflict === 'error') run.onConflict = 'overwrite';
   const joined = job.steps.some((s) => s.tool === 'convertimage' && s.params.to === 'gif_animation');
+  if (!run.outputDir && run.output === undefined && !run.inPlace) {
+    const own = ownOutputs(items, run.suffix ?? toolByName(job.steps.at(-1)!.tool)?.suffix ?? 'out');
+    rejected.push(...own.skipped);
+    items = own.keep.map((i) => items[i]);
+  }
   let plans = plan(items, job, joined, cwd);
+  if (!run.dryRun) {
+    // Every destination can be written, before the first upload: a bad -o/-O stops the run; a
+    // directory beside some inputs fails those files.
+    const bad = await unwritable(plans);
+    if (bad.size && (run.outputDir !== undefined || run.output !== undefined)) {
+      throw new CliError([...bad.values()][0], 'Nothing was sent. Choose a directory you can write to (-o DIR).');
+    }
+    const keep = plans.map((p, i) => i).filter((i) => !bad.has(path.dirname(plans[i].dest)));
+    for (const i of plans.keys()) {
+      const why = bad.get(path.dirname(plans[i].dest));
+      if (why) rejected.push({ input: items[i].display, status: 'failed', inputBytes: items[i].size, error: { type: 'OutputNotWritable', message: why } });
+    }
+    items = keep.map((i) => items[i]);
+    plans = keep.map((i) => plans[i]);
+    if (items.length === 0) return finishEarly(ctx, job, rejected, started);
+  }
 
   // Work an earlier run finished (--resume, --skip-unchanged), then destinations that exist already:
   // both decided per file before any upload (one never sinks the batch).
@@ -72,8 +109,8 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   if (journal && (run.resume || run.skipUnchanged) && !joined) {
     const left: number[] = [];
     for (let i = 0; i < items.length; i++) {
-      const done = await journal.done(items[i], { resume: run.resume, unchanged: run.skipUnchanged });
-      if (done) rejected.push({ input: items[i].display, status: 'skipped', inputBytes: items[i].size, output: path.relative(cwd, done.output) || done.output, outputBytes: done.outputBytes, note: 'already done by an earlier run' });
+      const done = await doneEarlier(journal, items[i], plans[i], { resume: run.resume, skipUnchanged: run.skipUnchanged, onConflict: run.onConflict, cwd });
+      if (done) rejected.push(done);
       else left.push(i);
     }
     items = left.map((i) => items[i]);
@@ -98,6 +135,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   if (items.length === 0) return finishEarly(ctx, job, rejected, started);
 
   const throttle = new Throttle();
+  let reporter: Awaited<ReturnType<typeof createReporter>> | undefined;
   const conn = await connect(job.connection, {
     io,
     env: ctx.env,
@@ -105,11 +143,14 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     requireRemote: run.noWait ? '--no-wait' : undefined,
     onRetry: ({ step, attempt, error, delayMs }) => {
       if (error.status === 429) throttle.rateLimited();
-      if (io.verbose) io.info(`retrying ${step} (attempt ${attempt + 1}) in ${(delayMs / 1000).toFixed(1)} s: ${error.message}`);
+      // Visible on a terminal (the bar's state), as a line with -v: a long wait is never silent.
+      const text = `retrying ${step} (attempt ${attempt + 1}/${conn.client.retryPolicy.retries + 1}) in ${(delayMs / 1000).toFixed(1)} s: ${error.message}`;
+      if (io.verbose) io.info(text);
+      else reporter?.status(text);
     },
   });
   // The reporter starts after connecting, so the engine note is not drawn over the progress bar.
-  const reporter = await createReporter(io, run.mode, items);
+  reporter = await createReporter(io, run.mode, items);
   reporter.rejected(rejected);
   const recorded: Promise<void>[] = [];
   if (journal) {
@@ -142,6 +183,8 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
       signal: ctx.signal,
       throttle,
       events: reporter.events,
+      checkResult: resizeCheck(job.steps),
+      keepDates: run.keepDates,
     });
     await Promise.all(recorded);
     const files = [...rejected, ...result.files];
@@ -156,20 +199,30 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     if (!conn.embedded && result.remainingFiles !== undefined && Number.isFinite(result.remainingFiles)) report.summary.remainingFiles = result.remainingFiles;
     reporter.finish(report);
     if (run.noWait && run.mode === 'human') {
-      for (const t of result.tasks) io.info(`queued task ${t.task}; fetch it with: iloveimg tasks wait ${t.task} && iloveimg tasks download ${t.task} -o <dir>`);
+      // The id is data: on stdout, one a line, so `T=$(iloveimg … --no-wait)` gets it; the hint is for people.
+      for (const t of result.tasks) {
+        io.stdout.write(`${t.task}\n`);
+        io.info(`queued task ${t.task}; fetch it with: iloveimg tasks wait ${t.task} && iloveimg tasks download ${t.task} -o <dir>`);
+      }
     }
-    if (ctx.signal?.aborted) throw new InterruptedError('interrupted; finished files were kept, no partial file was written');
+    if (ctx.signal?.aborted) {
+      const hint = run.outputDir ? 'Run the same command with --resume to finish the rest.' : 'Run the same command with --on-conflict skip to finish the rest.';
+      throw new InterruptedError('interrupted; finished files were kept, no partial file was written', hint);
+    }
     const authFailure = files.find((f) => f.status === 'failed' && f.error && /^(Unauthorized|Authentication)/i.test(f.error.type));
     if (authFailure && files.every((f) => f.status === 'failed')) throw new AuthError(authFailure.error!.message, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');
     if (result.connectionError && files.every((f) => f.status === 'failed')) {
       throw new CliError(`could not reach the API: ${result.connectionError.message}`, 'Check --api-url and the network; nothing was processed.');
     }
     if (report.summary.failed > 0) throw new PartialFailureError(`${report.summary.failed} of ${report.summary.total} files failed`);
+    const warned = files.filter((f) => f.warnings?.length).length;
+    if (warned > 0 && run.strict) throw new StrictWarningsError(`${warned} of ${report.summary.total} files were written with warnings (--strict)`);
     return report;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) throw new AuthError(`the API refused the keys: ${e.message}`, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');
     throw e;
   } finally {
+    reporter.close();
     await conn.close();
   }
 }
@@ -178,17 +231,19 @@ function plan(items: InputItem[], job: ToolRun, joined: boolean, cwd: string): P
   const { run } = job;
   const convert = [...job.steps].reverse().find((s) => s.tool === 'convertimage');
   const target = convert ? (convert.params.to === 'gif_animation' ? 'gif' : String(convert.params.to ?? 'jpg')) : undefined;
-  const suffix = toolByName(job.steps.at(-1)!.tool)?.suffix ?? 'out';
+  const suffix = run.suffix ?? toolByName(job.steps.at(-1)!.tool)?.suffix ?? 'out';
+  const naming = { name: run.name, tool: job.spec.command };
   if (run.output !== undefined) {
     if (items.length > 1 && !joined) throw new UsageError('-O/--output names one file: give one input, or use -o/--output-dir for several');
-    const dest = path.resolve(cwd, run.output);
-    return items.map(() => ({ dest, ext: path.extname(dest).slice(1) || (target ?? 'jpg') }));
+    // Literal (README "Outputs"): exactly this name whatever the format, `-` for stdout.
+    const dest = run.output === '-' ? '-' : path.resolve(cwd, run.output);
+    return items.map(() => ({ dest, ext: path.extname(dest).slice(1) || (target ?? 'jpg'), literal: true }));
   }
   if (joined) {
-    const [first] = planOutputs(items.slice(0, 1), { outputDir: run.outputDir, flat: run.flat, inPlace: false, suffix, onConflict: run.onConflict, cwd }, target);
+    const [first] = planOutputs(items.slice(0, 1), { outputDir: run.outputDir, flat: run.flat, inPlace: false, suffix, onConflict: run.onConflict, cwd, naming }, target);
     return items.map(() => first);
   }
-  return planOutputs(items, { outputDir: run.outputDir, flat: run.flat, inPlace: run.inPlace, suffix, onConflict: run.onConflict, cwd }, target);
+  return planOutputs(items, { outputDir: run.outputDir, flat: run.flat, inPlace: run.inPlace, suffix, onConflict: run.onConflict, cwd, naming }, target);
 }
 
 /** Nothing left to send (every input skipped or failed before upload): the same report, no connection. */
@@ -217,8 +272,8 @@ function dryRun(ctx: RunContext, job: ToolRun, items: InputItem[], plans: Planne
   };
   if (job.run.mode === 'json') io.json({ ...report, dryRun: true, tasks: groups * job.steps.length });
   else {
-    for (const f of files) io.stderr.write(f.note === 'dry run' ? `${f.input} → ${f.output}\n` : `${f.status === 'failed' ? '✗' : '-'} ${f.input}: ${f.error?.message ?? f.note}\n`);
-    io.stderr.write(`dry run: ${items.length} file(s) would be sent in ${groups} task(s) × ${job.steps.length} step(s); nothing was sent\n`);
+    for (const f of files) io.error(f.note === 'dry run' ? `${f.input} → ${f.output}` : `${f.status === 'failed' ? '✗' : '-'} ${f.input}: ${f.error?.message ?? f.note}`);
+    io.error(`dry run: ${items.length} file(s) would be sent in ${groups} task(s) × ${job.steps.length} step(s); nothing was sent`);
   }
   return report;
 }

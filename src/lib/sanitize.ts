@@ -31,15 +31,26 @@ export function redact(text: string): string {
   return out.replace(/[\u0080-\u009f]/g, '');
 }
 
-/** `stream` with every string write passed through `redact`; everything else is the stream itself. */
+const guarded = new WeakMap<object, object>();
+
+/**
+ * `stream` with every string write passed through `redact`; everything else is the stream itself.
+ * The same stream always gets the same guard (and a guard is its own guard), so code that keys on the
+ * stream — the terminal writer of screen.ts, shared by the entry point and the reporter — sees one object.
+ */
 export function guardStream<S extends NodeJS.WritableStream>(stream: S): S {
+  const known = guarded.get(stream);
+  if (known) return known as S;
   const write = (chunk: unknown, ...rest: unknown[]) =>
     (stream.write as (...a: unknown[]) => boolean).call(stream, typeof chunk === 'string' ? redact(chunk) : chunk, ...rest);
-  return new Proxy(stream, {
+  const proxy = new Proxy(stream, {
     get(target, prop) {
       if (prop === 'write') return write;
       const value = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
+  guarded.set(stream, proxy);
+  guarded.set(proxy, proxy);
+  return proxy;
 }

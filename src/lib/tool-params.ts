@@ -4,7 +4,8 @@
  * `chain`, so a step means the same wherever it is written.
  */
 import { Command } from 'commander';
-import { COMMON_PARAMS, FILE_PARAMS, checkEncryptionKey, toolByCommand, toolByName, ParamError, type ToolSpec } from '../spec/tools.js';
+import { COMMON_PARAMS, FILE_PARAMS, TOOLS, checkEncryptionKey, toolByCommand, toolByName, ParamError, type ToolSpec } from '../spec/tools.js';
+import { didYouMean } from './suggest.js';
 import type { PipelineStep } from './batch.js';
 import { UsageError } from './errors.js';
 import { addParamOptions, readParams } from './tool-flags.js';
@@ -126,7 +127,11 @@ export async function parseStep(text: string | string[], cwd = process.cwd()): P
   const [name, ...rest] = words;
   const spec = name ? (toolByCommand(name) ?? toolByName(name)) : undefined;
   if (!spec) {
-    throw new UsageError(`unknown tool in pipeline step ${JSON.stringify(Array.isArray(text) ? text.join(' ') : text)}`, 'A step starts with one of: resize, crop, compress, convert, watermark, rotate, repair, upscale.');
+    const guess = name ? didYouMean(name, TOOLS.map((t) => t.command)) : undefined;
+    throw new UsageError(
+      `unknown tool in pipeline step ${JSON.stringify(Array.isArray(text) ? text.join(' ') : text)}${guess ? `; did you mean ${guess}?` : ''}`,
+      `A step starts with one of: ${TOOLS.map((t) => t.command).join(', ')}.`,
+    );
   }
   const cmd = new Command(spec.command).exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined }).allowExcessArguments(false);
   addToolOptions(cmd, spec, { forStep: true });

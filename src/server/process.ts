@@ -122,6 +122,8 @@ class Run {
     this.produced.push({ index, path, size: out.data.length, ext });
     this.results[index].output_filesize = out.data.length;
     for (const w of out.warnings ?? []) this.warnings.push(`${this.req.files[index].filename}: ${w}`);
+    // The file's own warnings on its entry too, so a client can tell which file they are about.
+    if (out.warnings?.length) this.results[index].status_message = out.warnings.join('; ');
   }
 
   /**

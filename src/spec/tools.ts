@@ -173,7 +173,7 @@ export const TOOLS: readonly ToolSpec[] = [
       { name: 'pixels_height', type: 'integer', min: 1, max: 65535, short: 'H', placeholder: '<px>', description: 'Target height in pixels' },
       { name: 'percentage', type: 'integer', min: 1, max: 1000, short: 'p', placeholder: '<pct>', description: 'Scale in percent of the original size' },
       { name: 'maintain_ratio', type: 'boolean', default: true, description: 'Keep the aspect ratio (fit inside width × height)' },
-      { name: 'no_enlarge_if_smaller', type: 'boolean', default: true, description: 'Never make an image larger than it is' },
+      { name: 'no_enlarge_if_smaller', type: 'boolean', default: true, description: 'Enlarge an image that is smaller than the asked size' },
     ],
     examples: [
       'iloveimg resize photo.jpg -w 1920 -H 1080',

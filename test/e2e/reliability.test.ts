@@ -97,7 +97,7 @@ describe('interrupt and resume', () => {
     expect(JSON.parse(again.stdout).files[0]).toMatchObject({ status: 'skipped', note: 'already done by an earlier run' });
   });
 
-  it('--skip-unchanged skips inputs whose content was processed the same way, even renamed', async () => {
+  it('--skip-unchanged skips inputs whose content was processed the same way; a renamed one gets a copy of the result', async () => {
     const dir = await tempDir();
     await mkdir(path.join(dir, 'in'));
     await copyFile(path.join(CORPUS, 'icc-adobergb-rocket-640x427.jpg'), path.join(dir, 'in/a.jpg'));
@@ -107,7 +107,9 @@ describe('interrupt and resume', () => {
     await rename(path.join(dir, 'in/a.jpg'), path.join(dir, 'in/renamed.jpg'));
     const again = await spawnCli(['compress', 'in/*.jpg', '-o', 'out', '--skip-unchanged', '--json'], dir, {});
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout).files[0]).toMatchObject({ input: 'in/renamed.jpg', status: 'skipped', output: 'out/a.jpg', note: 'already done by an earlier run' });
+    // Issue #12 item 14: its own output is written (a copy of the earlier result), nothing is sent.
+    expect(JSON.parse(again.stdout).files[0]).toMatchObject({ input: 'in/renamed.jpg', status: 'skipped', output: 'out/renamed.jpg', note: 'same content as out/a.jpg, done by an earlier run; its result was copied' });
+    expect(await readFile(path.join(dir, 'out/renamed.jpg'))).toEqual(await readFile(path.join(dir, 'out/a.jpg')));
     expect(engine.count('/v1/upload')).toBe(uploads);
     const other = await spawnCli(['compress', 'in/*.jpg', '-o', 'out', '-l', 'extreme', '--skip-unchanged', '--on-conflict', 'overwrite'], dir, {});
     expect(other.code, other.stderr).toBe(0);

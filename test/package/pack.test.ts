@@ -68,6 +68,9 @@ describe('the packed tarball', () => {
       // 2. npm pack: only bin, dist, completions, README.md, LICENSE (and package.json).
       const packDir = path.join(work, 'pack');
       await mkdir(packDir);
+      // What `prepack` does (scripts are ignored here: the stage has no node_modules to build with):
+      // the published manifest has no `prepare`, which npm 11 would list as an install script.
+      await sh(process.execPath, [path.join(stage, 'scripts', 'pack-manifest.mjs'), 'strip'], { cwd: stage });
       const { stdout: packJson } = await sh('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: stage });
       const [packed] = JSON.parse(packJson) as [{ filename: string; version: string; files: { path: string }[] }];
       const files = packed.files.map((f) => f.path);
@@ -85,15 +88,19 @@ describe('the packed tarball', () => {
       await mkdir(app);
       await writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'pack-test', private: true }));
       const tarball = path.join(packDir, packed.filename);
+      let installed: { stderr: string };
       try {
-        await sh('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], { cwd: app, timeout: 180_000 });
+        installed = await sh('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], { cwd: app, timeout: 180_000 });
       } catch (e) {
         // A dependency missing from the cache (a fresh machine): the registry is reachable there.
         if (!/ENOTCACHED|offline/i.test((e as Error).message)) throw e;
         console.warn('npm install --offline: a dependency is not in the npm cache; installing with --prefer-offline');
-        await sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: app, timeout: 180_000 });
+        installed = await sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: app, timeout: 180_000 });
       }
       expect(existsSync(path.join(app, 'node_modules', '.bin', 'iloveimg'))).toBe(true);
+      // Issue #12 item 22: no "install scripts not yet covered by allowScripts: iloveimg".
+      expect(installed.stderr).not.toMatch(/allowScripts[\s\S]*iloveimg|iloveimg[^\n]*prepare/);
+      expect(JSON.parse(await readFile(path.join(app, 'node_modules', 'iloveimg', 'package.json'), 'utf8')).scripts?.prepare).toBeUndefined();
 
       const configDir = path.join(work, 'config'); // empty: no keys, so the embedded engine runs
       const npx = (args: string[]) => sh('npx', ['--offline', '--no', '--', 'iloveimg', ...args], { cwd: app, env: userEnv({ ILOVEIMG_CONFIG_DIR: configDir }) });
