@@ -190,7 +190,7 @@ async function readHeader(sharp: SharpModule, input: EngineInput, ctx: EngineCon
     const size = isPixelLimit(err) ? await sharp(input.data, { limitInputPixels: false }).metadata().catch(() => undefined) : undefined;
     if (size?.width && size.height) {
       const pixels = size.width * size.height;
-      throw new EngineError('DamagedFile', `${input.filename} is ${size.width}×${size.height} = ${pixels} pixels, over the pixel limit of ${ctx.limitInputPixels} (a decompression bomb guard); it was not decoded`);
+      throw new EngineError('DamagedFile', `${input.filename} is ${size.width}×${size.height} = ${pixels} pixels, which exceeds the pixel limit of ${ctx.limitInputPixels} (a decompression bomb guard); it was not decoded`);
     }
     throw toEngineError(err, input.filename, ctx);
   }

@@ -122,7 +122,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     if (dest !== '-' && !run.inPlace && run.onConflict !== 'overwrite' && run.onConflict !== 'rename' && (!joined || i === 0) && (await exists(dest))) {
       const shown = path.relative(cwd, dest) || dest;
       if (run.onConflict === 'skip') rejected.push({ input: items[i].display, status: 'skipped', inputBytes: items[i].size, output: shown, note: 'destination exists (--on-conflict skip)' });
-      else rejected.push({ input: items[i].display, status: 'failed', inputBytes: items[i].size, error: { type: 'OutputExists', message: `${shown} already exists; pass --on-conflict overwrite|rename|skip, or choose another --output-dir` } });
+      else rejected.push({ input: items[i].display, status: 'failed', inputBytes: items[i].size, error: { type: 'OutputExists', message: `${shown} already exists; ${run.outputDir && !run.resume ? 'pass --resume to skip what an earlier run finished, or ' : 'pass '}--on-conflict overwrite|rename|skip, or choose another --output-dir` } });
       if (joined) return finishEarly(ctx, job, rejected, started);
       continue;
     }

@@ -104,6 +104,15 @@ describe('globs and journals (items 13, 14)', () => {
     expect((await readdir(path.join(dir, 'g'))).sort()).toEqual(['a-compressed.jpg', 'a.jpg']);
   });
 
+  it('item 3: a rerun into the same -o without --resume says to pass --resume', async () => {
+    const dir = await tempDir();
+    await fixture(dir, { 'a.jpg': 'photo-storm-1920x1280.jpg' });
+    expect((await runCli(['compress', 'a.jpg', '-o', 'out'], { cwd: dir })).code).toBe(0);
+    const again = await runCli(['compress', 'a.jpg', '-o', 'out'], { cwd: dir });
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain('out/a.jpg already exists; pass --resume to skip what an earlier run finished, or --on-conflict');
+  });
+
   it('--skip-unchanged does not take a renamed copy for the file it was copied from', async () => {
     const dir = await tempDir();
     await fixture(dir, { 'a.jpg': 'photo-storm-1920x1280.jpg' });
