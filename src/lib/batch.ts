@@ -407,12 +407,12 @@ function collectWarnings(task: TaskResource, members: Member[]): void {
   let perFile = false;
   for (const f of task.files ?? []) {
     const m = f.status === 'FileSuccess' && f.status_message ? owner(f.filename) : undefined;
-    if (m) (perFile = true), m.warnings.push(f.status_message);
+    if (m) (perFile = true), m.warnings.push(cleanText(f.status_message));
   }
   if (perFile || !task.status_message) return;
   for (const part of task.status_message.split('; ').filter((p) => p && !/^\d+ of \d+ files failed/.test(p))) {
     const named = alive.filter((m) => part.startsWith(`${m.sentName}:`) || part.startsWith(`${m.sentName} `));
-    for (const m of named.length ? named : alive) m.warnings.push(part.startsWith(`${m.sentName}: `) ? part.slice(m.sentName.length + 2) : part);
+    for (const m of named.length ? named : alive) m.warnings.push(cleanText(part.startsWith(`${m.sentName}: `) ? part.slice(m.sentName.length + 2) : part));
   }
 }
 
