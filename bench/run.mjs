@@ -2,7 +2,7 @@
 // `npm run bench`: speed, memory and compression of iloveimg against the baseline that sets the limit and
 // against what users would use instead (issue 7). Method and how to read it: bench/README.md.
 //
-//   node bench/run.mjs [--smoke] [--rows 1,2,3,4,5] [--runs N] [--no-install] [--keep] [--out FILE]
+//   node bench/run.mjs [--smoke] [--rows 1,2,3,4,5] [--runs N] [--corpus DIR] [--no-install] [--keep] [--out FILE]
 //
 // Prints progress on stderr, a Markdown table on stdout, and writes bench/results/latest.json (with
 // --smoke: a temp file unless --out is given). Every timed command is a child process; contenders of
@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { copiedSet, corpusPhotos, derivedSet, paddedImage } from './lib/corpus.mjs';
+import { committedPhotos, copiedSet, derivedSet, folderPhotos, paddedImage, photoSet } from './lib/corpus.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'iloveimg.js');
@@ -31,18 +31,20 @@ const val = (f) => (argv.indexOf(f) >= 0 ? argv[argv.indexOf(f) + 1] : undefined
 const SMOKE = has('--smoke');
 const ROWS = new Set((val('--rows') ?? '1,2,3,4,5').split(',').map(Number));
 const RUNS_OVERRIDE = val('--runs') ? Number(val('--runs')) : undefined;
-const CORPUS = process.env.BENCH_CORPUS ?? path.resolve(ROOT, '..', 'shared', 'corpus');
+// The inputs: the photos committed in the repository unless a folder of the user's JPEGs is given.
+const CORPUS = val('--corpus') ?? process.env.BENCH_CORPUS;
+const CORPUS_LABEL = CORPUS ? `the JPEGs in ${CORPUS}` : 'photos committed in the repository';
 
 const FULL = {
   startup: { runs: 15, warmup: 2 },
-  throughput: { files: 99, longSide: 800, step: 8, jobs: 2, runs: 5, warmup: 1 },
+  throughput: { files: 100, minMp: 2, maxMp: 12, jobs: 2, runs: 3, warmup: 1 },
   cloud: { latencyMs: 80, files: 100, longSide: 256, step: 4, runs: 5, warmup: 1, scaling: [10, 100, 1000], scalingRuns: 5, largestRuns: 2, passthroughRuns: 2 },
   memory: { files: 1000, runs: 1, bigBytes: 1024 ** 3, bigRuns: 1 },
   compression: { photos: Infinity, downscale: 0 },
 };
 const SMALL = {
   startup: { runs: 2, warmup: 0 },
-  throughput: { files: 6, longSide: 240, step: 8, jobs: 2, runs: 1, warmup: 0 },
+  throughput: { files: 4, minMp: 0.05, maxMp: 0.2, jobs: 2, runs: 1, warmup: 0 },
   cloud: { latencyMs: 10, files: 8, longSide: 160, step: 4, runs: 1, warmup: 0, scaling: [2, 8, 24], scalingRuns: 1, largestRuns: 1, passthroughRuns: 1 },
   memory: { files: 24, runs: 1, bigBytes: 12 * 1024 ** 2, bigRuns: 1 },
   compression: { photos: 3, downscale: 400 },
@@ -310,21 +312,42 @@ async function rowStartup() {
   results.rows.startup = row;
 }
 
+/** The source photos: the user's folder (--corpus, BENCH_CORPUS) or the repository's own photos. */
+let sourceList;
+async function sources() {
+  sourceList ??= CORPUS ? folderPhotos(CORPUS) : committedPhotos(ROOT);
+  return sourceList;
+}
+const noPhotos = () => `no JPEG photos in ${CORPUS ?? 'examples/ and test/fixtures/'}`;
+
+/**
+ * The camera-sized photo set: a user's folder as it is, or, by default, `files` photos of
+ * minMp–maxMp megapixels tiled from the committed photos into the temp dir.
+ */
+let photoList;
+async function photos() {
+  const c = CFG.throughput;
+  photoList ??= (async () => {
+    const src = await sources();
+    if (!src.length) return [];
+    if (CORPUS) return SMOKE ? derivedSet(src.slice(0, c.files), path.join(TMP, 'photos'), { count: Math.min(c.files, src.length), longSide: 320, step: 0 }) : src.slice(0, c.files);
+    log(`deriving ${c.files} photos of ${c.minMp}–${c.maxMp} MP from ${src.length} committed photos`);
+    return photoSet(src, path.join(TMP, 'photos'), { count: c.files, minMp: c.minMp, maxMp: c.maxMp });
+  })();
+  return photoList;
+}
+
 async function rowThroughput(im) {
   const c = CFG.throughput;
-  const photos = await corpusPhotos(CORPUS);
-  if (!photos.length) return (results.rows.throughput = { skipped: `no corpus photos in ${CORPUS}` });
-  log(`throughput: deriving ${c.files} JPEGs (long side ${c.longSide}–${c.longSide + c.step * Math.ceil(c.files / photos.length - 1)} px) from ${photos.length} corpus photos`);
-  const dir = path.join(TMP, 'throughput');
-  const files = await derivedSet(photos, dir, { count: c.files, longSide: c.longSide, step: c.step });
+  const files = await photos();
+  if (!files.length) return (results.rows.throughput = { skipped: noPhotos() });
   const inputBytes = (await Promise.all(files.map((f) => stat(f)))).reduce((s, st) => s + st.size, 0);
   const pixels = await totalPixels(files);
-  const glob = path.join(dir, '*.jpg');
-  const row = { files: files.length, inputBytes, megapixels: round(pixels / 1e6, 1), runs: c.runs, warmup: c.warmup, workloads: {} };
+  const row = { files: files.length, inputs: CORPUS_LABEL, inputBytes, megapixels: round(pixels / 1e6, 1), runs: c.runs, warmup: c.warmup, workloads: {} };
 
   const workloads = [
-    { name: 'compress', cli: ['compress', glob], sharpOp: 'compress-recommended', imArgs: ['-strip', '-quality', '75'], imNote: 'mogrify -strip -quality 75 (≈ the engine\'s mozjpeg q83 in SSIM)' },
-    { name: 'resize 50 %', cli: ['resize', glob, '--percentage', '50'], sharpOp: 'resize50', imArgs: ['-strip', '-resize', '50%', '-quality', '80'], imNote: 'mogrify -strip -resize 50% -quality 80 (the engine\'s libjpeg-turbo q80)' },
+    { name: 'compress', cli: ['compress', ...files], sharpOp: 'compress-recommended', imArgs: ['-strip', '-quality', '75'], imNote: 'mogrify -strip -quality 75 (≈ the engine\'s mozjpeg q83 in SSIM)' },
+    { name: 'resize 50 %', cli: ['resize', ...files, '--percentage', '50'], sharpOp: 'resize50', imArgs: ['-strip', '-resize', '50%', '-quality', '80'], imNote: 'mogrify -strip -resize 50% -quality 80 (the engine\'s libjpeg-turbo q80)' },
   ];
   for (const w of workloads) {
     const contenders = [
@@ -368,9 +391,9 @@ let smallSet; // shared by rows 3 and 4
 async function smallFiles(count) {
   const c = CFG.cloud;
   if (!smallSet) {
-    const photos = await corpusPhotos(CORPUS);
-    if (!photos.length) return undefined;
-    const unique = await derivedSet(photos, path.join(TMP, 'small-unique'), { count: Math.min(100, Math.max(...c.scaling, c.files, CFG.memory.files)), longSide: c.longSide, step: c.step });
+    const src = await sources();
+    if (!src.length) return undefined;
+    const unique = await derivedSet(src, path.join(TMP, 'small-unique'), { count: Math.min(100, Math.max(...c.scaling, c.files, CFG.memory.files)), longSide: c.longSide, step: c.step });
     smallSet = { unique, dirs: new Map() };
   }
   if (!smallSet.dirs.has(count)) {
@@ -384,7 +407,7 @@ async function smallFiles(count) {
 async function rowCloud() {
   const c = CFG.cloud;
   const set = await smallFiles(c.files);
-  if (!set) return (results.rows.cloud = { skipped: `no corpus photos in ${CORPUS}` });
+  if (!set) return (results.rows.cloud = { skipped: noPhotos() });
   const inputBytes = (await Promise.all(set.files.map((f) => stat(f)))).reduce((s, st) => s + st.size, 0);
   const engine = await startEngine({ latencyMs: c.latencyMs });
   log(`cloud: engine behind a ${c.latencyMs} ms proxy at ${engine.apiUrl}`);
@@ -453,7 +476,7 @@ async function rowCloud() {
 async function rowMemory() {
   const c = CFG.memory;
   const set = await smallFiles(c.files);
-  if (!set) return (results.rows.memory = { skipped: `no corpus photos in ${CORPUS}` });
+  if (!set) return (results.rows.memory = { skipped: noPhotos() });
   const row = { checks: {}, measurements: {} };
   // (a) the CLI as users run it offline: client and embedded engine in one process.
   const r = await alternate(`memory embedded ${c.files} files`, [{ name: 'embedded', run: withOut('mem', (out) => runCli(['compress', set.glob, '-o', out, '--local'], { expect: c.files })) }], { runs: c.runs, warmup: 0 });
@@ -521,11 +544,11 @@ async function rowMemory() {
 
 async function rowCompression(im) {
   const c = CFG.compression;
-  let photos = await corpusPhotos(CORPUS, c.photos);
-  if (!photos.length) return (results.rows.compression = { skipped: `no corpus photos in ${CORPUS}` });
+  let photos = (await sources()).slice(0, c.photos);
+  if (!photos.length) return (results.rows.compression = { skipped: noPhotos() });
   if (c.downscale) photos = await derivedSet(photos, path.join(TMP, 'compression-in'), { count: photos.length, longSide: c.downscale, step: 0 });
   const inputBytes = (await Promise.all(photos.map((f) => stat(f)))).reduce((s, st) => s + st.size, 0);
-  const row = { photos: photos.length, inputBytes, encoders: {} };
+  const row = { photos: photos.length, inputs: CORPUS_LABEL, inputBytes, encoders: {} };
   const outRoot = path.join(TMP, 'compression');
   const encoders = [];
   for (const level of ['extreme', 'recommended', 'low']) {
@@ -680,7 +703,7 @@ function markdown() {
   if (R.compression?.skipped) L.push(`Row 5 (compression): ${R.compression.skipped}`);
   else if (R.compression) {
     const c = R.compression;
-    L.push(`Row 5, compression: ${c.photos} corpus photos, ${c.inputBytes.toLocaleString('en-US')} bytes in; quality = luma block-SSIM (8×8) and PSNR against the original`);
+    L.push(`Row 5, compression: ${c.photos} ${c.inputs ?? 'photos'}, ${c.inputBytes.toLocaleString('en-US')} bytes in; quality = luma block-SSIM (8×8) and PSNR against the original`);
     L.push('');
     L.push(`| encoder | output bytes | % of input | bytes saved | mean SSIM | mean PSNR-Y | originals kept | bytes / mean SSIM on the ${c.commonFiles} files all re-encoded |`);
     L.push('|---|---|---|---|---|---|---|---|');

@@ -1,6 +1,6 @@
 // The "plain sharp" baseline: the engine's settings applied by a short script with a bounded pool, no
-// HTTP, no task, no zip. It is the speed limit for a sharp-based engine on this machine
-// (perf-anchors.md §6). Settings mirror src/engine (compress.ts, resize.ts, common.ts); run.mjs checks
+// HTTP, no task, no zip. It is the speed limit for a sharp-based engine on this machine.
+// Settings mirror src/engine (compress.ts, resize.ts, common.ts); run.mjs checks
 // that the output bytes equal the CLI's, so a drift in the engine's settings shows up in the table.
 //   node bench/lib/sharp-direct.mjs <op> <outdir> --jobs N files...
 //   op: compress-extreme | compress-recommended | compress-low | resize50 | jpeg-default | jpeg75

@@ -1,6 +1,6 @@
 // Luma quality of an output against its original: SSIM over non-overlapping 8×8 blocks and PSNR, on
 // full-resolution 8-bit luma decoded by sharp (greyscale().raw()), C1 = (0.01·255)², C2 = (0.03·255)².
-// The method of perf-anchors.md §5 / Appendix B, so its numbers are comparable with this table's.
+// A cheap stand-in for full SSIM that ranks encoders the same way; bench/README.md (row 5) says how it is used.
 import sharp from 'sharp';
 
 const C1 = (0.01 * 255) ** 2;
