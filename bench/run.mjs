@@ -558,7 +558,7 @@ async function rowCompression(im) {
       run: (out) => runCli(['compress', ...photos, '-o', out, '--flat', '-l', level, '--local'], { expect: photos.length }),
     });
   }
-  if (!im.missing) encoders.push({ name: 'ImageMagick -quality 75', key: 'im75', run: (out) => timed(im.cmd, [...im.pre, '-path', out, '-strip', '-quality', '75', ...photos]) });
+  if (!im.missing) encoders.push({ name: 'ImageMagick -quality 75', key: 'im75', run: (out) => timed(im.cmd, [...im.pre, '-path', out, '-auto-orient', '-strip', '-quality', '75', ...photos]) });
   encoders.push({ name: "sharp's default JPEG (q80)", key: 'sharp-default', run: (out) => timed(NODE, [path.join(LIB, 'sharp-direct.mjs'), 'jpeg-default', out, ...photos]) });
   encoders.push({ name: 'sharp JPEG q75', key: 'sharp-q75', run: (out) => timed(NODE, [path.join(LIB, 'sharp-direct.mjs'), 'jpeg75', out, ...photos]) });
 

@@ -13,10 +13,36 @@ function version(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
+/**
+ * `iloveimg --help` and `iloveimg <command> --help` when stdout is not a terminal: the text the build
+ * rendered with commander (scripts/build-help.mjs → dist/help/), so help starts as fast as `--version`
+ * (docs/performance.md). In a terminal, or when the file is missing or from another version,
+ * commander renders it (its layout follows the terminal's width).
+ */
+function prebuiltHelp(argv: string[]): string | undefined {
+  if (process.stdout.isTTY) return undefined;
+  const isHelp = (a: string | undefined) => a === '--help' || a === '-h';
+  const name = argv.length === 1 && isHelp(argv[0]) ? '_root' : argv.length === 2 && isHelp(argv[1]) && /^[a-z]+$/.test(argv[0]) ? argv[0] : undefined;
+  if (!name) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(new URL(`./help/${name}.txt`, import.meta.url), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const newline = text.indexOf('\n');
+  return text.slice(0, newline) === version() ? text.slice(newline + 1) : undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
   // `--version` alone needs nothing but package.json: answer before loading the program.
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     process.stdout.write(`${version()}\n`);
+    return EXIT.OK;
+  }
+  const help = prebuiltHelp(argv);
+  if (help !== undefined) {
+    process.stdout.write(help);
     return EXIT.OK;
   }
   const { run } = await import('./cli.js');
