@@ -16,8 +16,12 @@ for (let i = 0; i < rest.length; i++) {
   else files.push(rest[i]);
 }
 
-// src/engine/compress.ts JPEG_QUALITY (mozjpeg) and common.ts encoder() (libjpeg-turbo q80 for re-encodes).
-const COMPRESS_Q = { extreme: 55, recommended: 83, low: 88 };
+// src/engine/compress.ts JPEG_OPTIONS and common.ts encoder() (libjpeg-turbo q80 for re-encodes).
+const COMPRESS = {
+  extreme: { quality: 55, mozjpeg: true },
+  recommended: { quality: 75, optimiseCoding: true, chromaSubsampling: '4:2:0' },
+  low: { quality: 88, mozjpeg: true },
+};
 const REENCODE = { quality: 80, optimiseCoding: true };
 const LIMIT = 268402689; // server DEFAULT_LIMITS.maxInputPixels
 const TIMEOUT = 120; // server DEFAULT_LIMITS.fileTimeoutSeconds
@@ -33,8 +37,7 @@ async function one(file) {
   if (meta.format !== 'jpeg') throw new Error(`${file}: this baseline only mirrors the engine for JPEG input`);
   let img = sharp(data, { failOn: 'warning', limitInputPixels: LIMIT, autoOrient: true }).timeout({ seconds: TIMEOUT });
   if (op.startsWith('compress-')) {
-    const q = COMPRESS_Q[op.slice('compress-'.length)];
-    const bytes = await img.flatten({ background: '#ffffff' }).jpeg({ quality: q, mozjpeg: true }).toBuffer();
+    const bytes = await img.flatten({ background: '#ffffff' }).jpeg(COMPRESS[op.slice('compress-'.length)]).toBuffer();
     // The engine never returns a larger file: it gives the input back instead.
     return writeFile(out, bytes.length >= data.length ? data : bytes);
   }
