@@ -1,11 +1,12 @@
 // The bytes / quality / time frontier of the JPEG settings sharp offers (bench row 5, and how the
 // compress levels of src/engine/compress.ts were chosen: docs/performance.md).
-//   node bench/lib/jpeg-frontier.mjs [--full] files...      prints a Markdown table
+//   node bench/lib/jpeg-frontier.mjs [--full] [--magick /usr/bin/mogrify] files...      prints a Markdown table
 //
 // Every setting encodes every file from the same decoded, upright pixels (decode excluded from the time;
 // one encode at a time, one libvips thread, so the times are CPU per megapixel of the encoder alone).
-// Quality is luma block-SSIM and PSNR against the original (ssim.mjs). A setting is on the frontier
-// when no other setting is smaller at an equal or better SSIM and also at most as slow.
+// Quality is luma block-SSIM and PSNR against the original (ssim.mjs). A setting is
+// on the bytes–SSIM frontier when no other setting is at most as large at an equal or better SSIM, and on
+// the frontier with time when no other setting is also at most as slow.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -16,10 +17,17 @@ import { compare, luma } from './ssim.mjs';
 const turbo = (q, extra = {}) => ({ quality: q, optimiseCoding: true, ...extra });
 const mozTables = (q, extra = {}) => ({ quality: q, quantisationTable: 3, optimiseCoding: true, ...extra });
 
+/** The rows below that hold the settings of compress's levels (src/engine/compress.ts JPEG_OPTIONS). */
+export const LEVEL_SETTINGS = {
+  extreme: 'mozjpeg q55 (trellis, scans, progressive)',
+  recommended: 'libjpeg-turbo q75, Huffman optimised',
+  low: 'mozjpeg q88 (trellis, scans, progressive)',
+};
+
 /** [name, sharp jpeg() options]. `--full` adds the less promising corners of the space. */
 export function settings(full = false) {
   const s = [
-    ['libjpeg-turbo q75, Huffman optimised', turbo(75)],
+    ['libjpeg-turbo q75, Huffman optimised', turbo(75, { chromaSubsampling: '4:2:0' })],
     ['libjpeg-turbo q80, Huffman optimised', turbo(80)],
     ['libjpeg-turbo q75, progressive', turbo(75, { progressive: true })],
     ['mozjpeg tables q75, no trellis', mozTables(75)],
@@ -32,6 +40,7 @@ export function settings(full = false) {
     ['mozjpeg tables q80, trellis', mozTables(80, { trellisQuantisation: true })],
     ['mozjpeg q83 (trellis, scans, progressive)', { quality: 83, mozjpeg: true }],
     ['mozjpeg q55 (trellis, scans, progressive)', { quality: 55, mozjpeg: true }],
+    ['mozjpeg q88 (trellis, scans, progressive)', { quality: 88, mozjpeg: true }],
   ];
   if (full) {
     s.push(
@@ -44,13 +53,12 @@ export function settings(full = false) {
       ['mozjpeg tables q60, no trellis, progressive', mozTables(60, { progressive: true })],
       ['mozjpeg tables q50, no trellis, progressive', mozTables(50, { progressive: true })],
       ['mozjpeg q80 (trellis, scans, progressive)', { quality: 80, mozjpeg: true }],
-      ['mozjpeg q88 (trellis, scans, progressive)', { quality: 88, mozjpeg: true }],
     );
   }
   return s;
 }
 
-/** Measures every setting on every file; `magick` (a convert/magick path) adds ImageMagick -quality 75. */
+/** Measures every setting on every file; `magick` ({ cmd, pre } of mogrify) adds ImageMagick -quality 75. */
 export async function frontier(files, { full = false, magick } = {}) {
   sharp.concurrency(1);
   const rows = settings(full).map(([name, options]) => ({ name, options, bytes: 0, ssim: [], psnr: [], ms: 0 }));
@@ -71,9 +79,9 @@ export async function frontier(files, { full = false, magick } = {}) {
         add(r, out, compare(original, await luma(out)));
       }
       if (im) {
-        const out = path.join(tmp, 'im.jpg');
+        const out = path.join(tmp, path.basename(file));
         const t0 = process.hrtime.bigint();
-        execFileSync(magick, [file, '-auto-orient', '-strip', '-quality', '75', out]);
+        execFileSync(magick.cmd, [...(magick.pre ?? []), '-path', tmp, '-auto-orient', '-strip', '-quality', '75', file]);
         im.ms += Number(process.hrtime.bigint() - t0) / 1e6;
         add(im, readFileSync(out), compare(original, await luma(out)));
       }
@@ -84,7 +92,11 @@ export async function frontier(files, { full = false, magick } = {}) {
   const all = im ? [...rows, im] : rows;
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const table = all.map((r) => ({ name: r.name, bytes: r.bytes, percent: (r.bytes / inputBytes) * 100, ssim: mean(r.ssim), psnr: mean(r.psnr), msPerMp: r.ms / megapixels, reference: r === im }));
+  const level = Object.fromEntries(Object.entries(LEVEL_SETTINGS).map(([k, v]) => [v, k]));
   for (const r of table) {
+    r.level = level[r.name];
+    // Bytes against SSIM only: no other setting is at most as large at an equal or better SSIM.
+    r.onSizeFrontier = !r.reference && !table.some((o) => o !== r && !o.reference && o.bytes <= r.bytes && o.ssim >= r.ssim && (o.bytes < r.bytes || o.ssim > r.ssim));
     r.onFrontier = !r.reference && !table.some((o) => o !== r && !o.reference && o.bytes <= r.bytes && o.ssim >= r.ssim && o.msPerMp <= r.msPerMp && (o.bytes < r.bytes || o.ssim > r.ssim || o.msPerMp < r.msPerMp));
   }
   return { files: files.length, inputBytes, megapixels, rows: table };
@@ -100,11 +112,11 @@ export function frontierMarkdown(f) {
   const L = [
     `JPEG encoder frontier: ${f.files} photos, ${f.megapixels.toFixed(1)} MP, ${f.inputBytes.toLocaleString('en-US')} bytes in; encode time per MP on one thread (the decode is not counted, except in ImageMagick's row, which is a whole process)`,
     '',
-    '| setting | output bytes | % of input | mean SSIM | mean PSNR-Y | ms per MP | on the frontier |',
-    '|---|---|---|---|---|---|---|',
+    '| setting | output bytes | % of input | mean SSIM | mean PSNR-Y | ms per MP | on the bytes–SSIM frontier | … and time | compress level |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of f.rows) {
-    L.push(`| ${r.name} | ${r.bytes.toLocaleString('en-US')} | ${r.percent.toFixed(1)} % | ${r.ssim.toFixed(4)} | ${r.psnr.toFixed(2)} dB | ${r.msPerMp.toFixed(1)} | ${r.reference ? '(reference)' : r.onFrontier ? 'yes' : ''} |`);
+    L.push(`| ${r.name} | ${r.bytes.toLocaleString('en-US')} | ${r.percent.toFixed(1)} % | ${r.ssim.toFixed(4)} | ${r.psnr.toFixed(2)} dB | ${r.msPerMp.toFixed(1)} | ${r.reference ? '(reference)' : r.onSizeFrontier ? 'yes' : ''} | ${r.onFrontier ? 'yes' : ''} | ${r.level ?? ''} |`);
   }
   return L.join('\n');
 }
@@ -113,7 +125,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const full = args.includes('--full');
   const magickArg = args.indexOf('--magick');
-  const magick = magickArg >= 0 ? args[magickArg + 1] : undefined;
+  const magick = magickArg >= 0 ? { cmd: args[magickArg + 1] } : undefined; // a mogrify binary
   const files = args.filter((a, i) => !a.startsWith("--") && !(magickArg >= 0 && i === magickArg + 1));
   process.stdout.write(frontierMarkdown(await frontier(files, { full, magick })) + '\n');
 }
