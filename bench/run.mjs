@@ -2,7 +2,7 @@
 // `npm run bench`: speed, memory and compression of iloveimg against the baseline that sets the limit and
 // against what users would use instead (issue 7). Method and how to read it: bench/README.md.
 //
-//   node bench/run.mjs [--smoke] [--rows 1,2,3,4,5] [--runs N] [--corpus DIR] [--no-install] [--keep] [--out FILE]
+//   node bench/run.mjs [--smoke] [--rows 1,2,3,4,5] [--runs N] [--corpus DIR] [--merge FILE] [--no-install] [--keep] [--out FILE]
 //
 // Prints progress on stderr, a Markdown table on stdout, and writes bench/results/latest.json (with
 // --smoke: a temp file unless --out is given). Every timed command is a child process; contenders of
@@ -644,6 +644,7 @@ function markdown() {
   const range = (s) => `${fmtMs(s.minMs)}–${fmtMs(s.maxMs)}`;
   const M = results.machine ?? {};
   L.push(`Machine: ${M.cpus} × ${M.cpuModel}, ${M.memGiB} GiB; Node ${M.node}; sharp ${M.sharp} (libvips ${M.libvips}, ${M.sharpThreadsPerImage} thread per image); ${M.imagemagick}. 1-min load average ${M.loadAvgStart?.[0]} at start, ${M.loadAvgEnd?.[0]} at end (the machine is shared). Commit ${results.commit}.`);
+  if (results.merged) L.push('', `Rows not re-run here (${Object.entries(results.rows).filter(([, v]) => v.mergedFrom).map(([k]) => k).join(', ')}) come from an earlier run of commit ${results.merged.commit} (1-min load ${results.merged.loadAvgStart?.[0]} → ${results.merged.loadAvgEnd?.[0]}).`);
   L.push('');
   L.push('| # | measurement | contender | median | min–max | CPU: cores busy (CPU s) | peak RSS | ratio | target | met |');
   L.push('|---|---|---|---|---|---|---|---|---|---|');
@@ -804,6 +805,13 @@ try {
     rusage: TIME ? 'GNU time (/usr/bin/time -f "%U %S %M"): user+sys CPU and ru_maxrss of the child' : 'not available (no /usr/bin/time)',
   };
   results.commit = `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--untracked-files=no']) ? ' (with uncommitted changes)' : ''}`;
+  // --merge FILE: keep that run's other rows, so that one row can be measured again (the table says so).
+  if (val('--merge')) {
+    const prev = JSON.parse(readFileSync(val('--merge'), 'utf8'));
+    for (const [k, v] of Object.entries(prev.rows ?? {})) results.rows[k] ??= { ...v, mergedFrom: prev.commit };
+    results.merged = { from: val('--merge'), commit: prev.commit, loadAvgStart: prev.machine?.loadAvgStart, loadAvgEnd: prev.machine?.loadAvgEnd };
+    if (im.missing === 'not needed' && prev.machine?.imagemagick) results.machine.imagemagick = prev.machine.imagemagick;
+  }
   results.mode = SMOKE ? 'smoke' : 'full';
   results.config = CFG;
   log(`${SMOKE ? 'smoke' : 'full'} run, rows ${[...ROWS].join(',')}; temp dir ${TMP}; ImageMagick: ${im.version ?? im.missing}`);

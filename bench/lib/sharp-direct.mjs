@@ -29,8 +29,9 @@ const TIMEOUT = 120; // server DEFAULT_LIMITS.fileTimeoutSeconds
 async function one(file) {
   const data = await readFile(file);
   const out = join(outdir, basename(file));
-  if (op === 'jpeg-default') return writeFile(out, await sharp(data).jpeg().toBuffer());
-  if (op === 'jpeg75') return writeFile(out, await sharp(data).jpeg({ quality: 75 }).toBuffer());
+  // Upright, as every other encoder of row 5 writes it (sharp drops the EXIF orientation with the metadata).
+  if (op === 'jpeg-default') return writeFile(out, await sharp(data, { autoOrient: true }).jpeg().toBuffer());
+  if (op === 'jpeg75') return writeFile(out, await sharp(data, { autoOrient: true }).jpeg({ quality: 75 }).toBuffer());
 
   // As the engine opens an input: header first, then a strict, auto-oriented pipeline with a time budget.
   const meta = await sharp(data, { limitInputPixels: LIMIT }).metadata();
