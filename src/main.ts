@@ -16,10 +16,36 @@ function version(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
+/**
+ * `iloveimg --help` and `iloveimg <command> --help`: the text the build rendered with commander at 80
+ * columns (scripts/build-help.mjs → dist/help/), so help starts as fast as `--version`
+ * (docs/performance.md), in a pipe and in a terminal alike. Only a terminal narrower than 80 columns, where
+ * that text would wrap, or a missing file or one from another version, has commander render it.
+ */
+function prebuiltHelp(argv: string[]): string | undefined {
+  if (process.stdout.isTTY && (process.stdout.columns ?? 80) < 80) return undefined;
+  const isHelp = (a: string | undefined) => a === '--help' || a === '-h';
+  const name = argv.length === 1 && isHelp(argv[0]) ? '_root' : argv.length === 2 && isHelp(argv[1]) && /^[a-z]+$/.test(argv[0]) ? argv[0] : undefined;
+  if (!name) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(new URL(`./help/${name}.txt`, import.meta.url), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const newline = text.indexOf('\n');
+  return text.slice(0, newline) === version() ? text.slice(newline + 1) : undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
   // `--version` alone needs nothing but package.json: answer before loading the program.
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     process.stdout.write(`${version()}\n`);
+    return EXIT.OK;
+  }
+  const help = prebuiltHelp(argv);
+  if (help !== undefined) {
+    process.stdout.write(help);
     return EXIT.OK;
   }
   const { run } = await import('./cli.js');

@@ -16,8 +16,12 @@ for (let i = 0; i < rest.length; i++) {
   else files.push(rest[i]);
 }
 
-// src/engine/compress.ts JPEG_QUALITY (mozjpeg) and common.ts encoder() (libjpeg-turbo q80 for re-encodes).
-const COMPRESS_Q = { extreme: 55, recommended: 83, low: 88 };
+// src/engine/compress.ts JPEG_OPTIONS and common.ts encoder() (libjpeg-turbo q80 for re-encodes).
+const COMPRESS = {
+  extreme: { quality: 55, mozjpeg: true },
+  recommended: { quality: 75, optimiseCoding: true, chromaSubsampling: '4:2:0' },
+  low: { quality: 88, mozjpeg: true },
+};
 const REENCODE = { quality: 80, optimiseCoding: true };
 const LIMIT = 268402689; // server DEFAULT_LIMITS.maxInputPixels
 const TIMEOUT = 120; // server DEFAULT_LIMITS.fileTimeoutSeconds
@@ -25,16 +29,16 @@ const TIMEOUT = 120; // server DEFAULT_LIMITS.fileTimeoutSeconds
 async function one(file) {
   const data = await readFile(file);
   const out = join(outdir, basename(file));
-  if (op === 'jpeg-default') return writeFile(out, await sharp(data).jpeg().toBuffer());
-  if (op === 'jpeg75') return writeFile(out, await sharp(data).jpeg({ quality: 75 }).toBuffer());
+  // Upright, as every other encoder of row 5 writes it (sharp drops the EXIF orientation with the metadata).
+  if (op === 'jpeg-default') return writeFile(out, await sharp(data, { autoOrient: true }).jpeg().toBuffer());
+  if (op === 'jpeg75') return writeFile(out, await sharp(data, { autoOrient: true }).jpeg({ quality: 75 }).toBuffer());
 
   // As the engine opens an input: header first, then a strict, auto-oriented pipeline with a time budget.
   const meta = await sharp(data, { limitInputPixels: LIMIT }).metadata();
   if (meta.format !== 'jpeg') throw new Error(`${file}: this baseline only mirrors the engine for JPEG input`);
   let img = sharp(data, { failOn: 'warning', limitInputPixels: LIMIT, autoOrient: true }).timeout({ seconds: TIMEOUT });
   if (op.startsWith('compress-')) {
-    const q = COMPRESS_Q[op.slice('compress-'.length)];
-    const bytes = await img.flatten({ background: '#ffffff' }).jpeg({ quality: q, mozjpeg: true }).toBuffer();
+    const bytes = await img.flatten({ background: '#ffffff' }).jpeg(COMPRESS[op.slice('compress-'.length)]).toBuffer();
     // The engine never returns a larger file: it gives the input back instead.
     return writeFile(out, bytes.length >= data.length ? data : bytes);
   }

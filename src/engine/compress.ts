@@ -9,22 +9,28 @@
  * no compression. The exceptions: a per-file rotation (the original bytes would ignore the rotation the
  * caller asked for) and a damaged input repaired on the way, whose re-encoding is returned whatever its size.
  */
-import type { Sharp } from 'sharp';
+import type { JpegOptions, Sharp } from 'sharp';
 import { EXTENSIONS, animationOptions, inputExtension, outputFormatFor, paramString, processImage, type OutputFormat, type Source } from './common.js';
 import type { ToolImpl } from './types.js';
 
 export type CompressionLevel = 'extreme' | 'recommended' | 'low';
 
 /**
- * mozjpeg qualities. Measured on six corpus photos (storm, wood, colorfulcups, brushes, wine, bridge;
- * bytes as a share of the input, luma block-SSIM as in docs/engine-notes.md §5):
- *   libjpeg-turbo q75 (≈ ImageMagick -quality 75 with 4:2:0) 35.5 %, 0.9801
- *   mozjpeg q55 17.0 %, 0.9678 · q82 35.7 %, 0.9804 · q88 50.3 %, 0.9863
- * `recommended` is q83, not q82: on the 10 bench photos both re-encode (bench row 5), q82 wrote 84.5 % of
- * ImageMagick q75's bytes at SSIM 0.9743 against its 0.9744; q83 writes 90.9 % at 0.9757, so it is
- * smaller than ImageMagick q75 at a better SSIM, as the benchmark target asks.
+ * JPEG settings per level, chosen from the bytes / luma-SSIM / time frontier of the settings sharp offers
+ * (bench/lib/jpeg-frontier.mjs; the table and the reasoning are in docs/performance.md):
+ * - `recommended`: libjpeg-turbo-style q75, 4:2:0, baseline, optimised Huffman tables. On the bench
+ *   photos it writes 96.8 % of ImageMagick -quality 75's bytes at a higher mean SSIM (0.9771 vs 0.9764),
+ *   and every file is smaller than ImageMagick's. mozjpeg q83 (trellis, scan optimisation) wrote 108 % of
+ *   ImageMagick's bytes on the same photos, at 5–10× the encode time; mozjpeg's quantisation tables
+ *   without trellis were no smaller than libjpeg-turbo's at equal SSIM.
+ * - `extreme` and `low` keep full mozjpeg (trellis quantisation, optimised progressive scans): at those
+ *   ends it gives the fewest bytes for its SSIM of every setting tried, and size is what they are for.
  */
-const JPEG_QUALITY: Record<CompressionLevel, number> = { extreme: 55, recommended: 83, low: 88 };
+const JPEG_OPTIONS: Record<CompressionLevel, JpegOptions> = {
+  extreme: { quality: 55, mozjpeg: true },
+  recommended: { quality: 75, optimiseCoding: true, chromaSubsampling: '4:2:0' },
+  low: { quality: 88, mozjpeg: true },
+};
 
 /**
  * PNG: libimagequant palette quantisation at every level. A lossless re-deflate never paid off on the
@@ -47,7 +53,7 @@ function compressEncoder(img: Sharp, format: OutputFormat, level: CompressionLev
   const animation = animationOptions(src);
   switch (format) {
     case 'jpeg':
-      return img.flatten({ background: '#ffffff' }).jpeg({ quality: JPEG_QUALITY[level], mozjpeg: true });
+      return img.flatten({ background: '#ffffff' }).jpeg(JPEG_OPTIONS[level]);
     case 'png':
       return img.png({ palette: true, quality: PNG_QUALITY[level], effort: 7, compressionLevel: 9 });
     case 'webp':

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,9 @@ describe('the packed tarball', () => {
       await exec(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(stage, 'dist')], { cwd: ROOT, timeout: 180_000 }).catch((e: { stdout?: string }) => {
         if (!existsSync(path.join(stage, 'dist', 'main.js'))) throw new Error(`the build emitted nothing:\n${e.stdout ?? ''}`);
       });
+      // The rest of `npm run build`: the help texts rendered at build time (dist/help/).
+      await symlink(path.join(ROOT, 'node_modules'), path.join(stage, 'node_modules'));
+      await exec(process.execPath, [path.join(stage, 'scripts', 'build-help.mjs')], { cwd: stage, timeout: 60_000 });
 
       // 2. npm pack: only bin, dist, completions, README.md, LICENSE (and package.json).
       const packDir = path.join(work, 'pack');
@@ -76,7 +79,7 @@ describe('the packed tarball', () => {
       const files = packed.files.map((f) => f.path);
       const allowed = /^(bin\/|dist\/|completions\/|package\.json$|README\.md$|LICENSE$)/;
       expect(files.filter((f) => !allowed.test(f))).toEqual([]);
-      for (const f of ['bin/iloveimg.js', 'dist/main.js', 'dist/cli.js', 'completions/iloveimg.bash', 'completions/_iloveimg', 'completions/iloveimg.fish', 'completions/iloveimg.ps1', 'LICENSE', 'package.json']) {
+      for (const f of ['bin/iloveimg.js', 'dist/main.js', 'dist/cli.js', 'dist/help/compress.txt', 'dist/help/_root.txt', 'completions/iloveimg.bash', 'completions/_iloveimg', 'completions/iloveimg.fish', 'completions/iloveimg.ps1', 'LICENSE', 'package.json']) {
         expect(files, f).toContain(f);
       }
       if (existsSync(path.join(ROOT, 'README.md'))) expect(files).toContain('README.md');
@@ -113,6 +116,8 @@ describe('the packed tarball', () => {
       for (const group of ['Tools:', 'Account:', 'Engine:', 'Shell:']) expect(help).toMatch(new RegExp(`^${group}$`, 'm'));
       for (const cmd of ['compress', 'login', 'logout', 'profiles', 'config', 'quota', 'serve', 'completion']) expect(help).toMatch(new RegExp(`^  ${cmd}\\b`, 'm'));
       expect(help.trimEnd().endsWith(`${EXIT_CODE_HELP}\n\n${ENV_HELP}`.trimEnd())).toBe(true);
+      const prebuilt = await readFile(path.join(stage, 'dist', 'help', 'compress.txt'), 'utf8');
+      expect((await npx(['compress', '--help'])).stdout).toBe(prebuilt.slice(prebuilt.indexOf('\n') + 1));
 
       // 6. compress a real JPEG on the embedded engine: a valid, smaller JPEG.
       const input = path.join(app, 'photo.jpg');

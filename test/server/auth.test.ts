@@ -108,3 +108,24 @@ describe('isolation: another project sees nothing of a task', () => {
     expect((await h.json('GET', `/task/${task}`)).status).toBe('TaskSuccess');
   });
 });
+
+describe('remembered signatures (a batch sends one token thousands of times)', () => {
+  it('a token accepted once is accepted again, and still refused by a project with another secret', async () => {
+    const { verifyToken } = await import('../../src/server/auth.js');
+    const token = await signToken(alice);
+    const projects = new Map([[alice.publicKey, alice]]);
+    expect((await verifyToken(token, projects)).project).toBe(alice);
+    expect((await verifyToken(token, projects)).project).toBe(alice);
+    const impostor = new Map([[alice.publicKey, { ...alice, secretKey: 'secret_key_other_0123456789abcd' }]]);
+    await expect(verifyToken(token, impostor)).rejects.toThrow(/^Signature verification failed$/);
+  });
+
+  it('checks the time claims on every request: a remembered token that has since expired is refused', async () => {
+    const { verifyToken } = await import('../../src/server/auth.js');
+    const exp = now() + 60;
+    const token = await signToken(alice, { exp });
+    const projects = new Map([[alice.publicKey, alice]]);
+    await verifyToken(token, projects);
+    await expect(verifyToken(token, projects, exp + 1)).rejects.toThrow(/^Expired token$/);
+  });
+});
