@@ -19,6 +19,9 @@ export function resizeCheck(steps: PipelineStep[]): ResultCheck | undefined {
   const width = typeof p.pixels_width === 'number' ? p.pixels_width : undefined;
   const height = typeof p.pixels_height === 'number' ? p.pixels_height : undefined;
   const byPercent = p.resize_mode === 'percentage' || (p.resize_mode === undefined && percent !== undefined);
+  // Nothing to check when nothing asked for could be larger than the image (`-p 50`): no header is read
+  // and sharp is not loaded (this runs once per file on the hot path of a batch).
+  if (byPercent ? percent === undefined || percent <= 100 : width === undefined && height === undefined) return undefined;
   return async (item, output) => {
     if (item.kind === 'url') return [];
     const { default: sharp } = await import('sharp');
