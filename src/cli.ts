@@ -9,10 +9,10 @@ import { DEFAULT_RETRIES } from './api/retry.js';
 import type { AppContext } from './lib/context.js';
 import { CliError, EXIT, EXIT_CODE_HELP, UsageError } from './lib/errors.js';
 import { registry } from './commands/index.js';
-import { numberOption } from './lib/number-option.js';
+import { numberOption } from './flags/number-option.js';
 import { addSecret, cleanText, guardStream } from './lib/sanitize.js';
 import { screenFor } from './lib/screen.js';
-import { didYouMean } from './lib/suggest.js';
+import { didYouMean } from './flags/suggest.js';
 
 export const ENV_HELP = `Environment:
   ILOVEIMG_PUBLIC_KEY, ILOVEIMG_SECRET_KEY   API keys (override the profile)

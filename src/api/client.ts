@@ -178,7 +178,7 @@ export class IloveimgClient {
    * `POST /v1/process`. Not idempotent (processing a task twice is an error), so it is only sent again
    * when the server said it did not start (429, 503); after a lost answer (connection failure, other
    * 5xx) callers ask `getTask` and resend only when the task is confirmed still TaskWaiting
-   * (src/lib/batch.ts `sendProcess`).
+   * (src/run/batch.ts `sendProcess`).
    */
   async process(ref: TaskRef, body: Record<string, unknown>): Promise<ProcessResponse> {
     return this.call<ProcessResponse>({
@@ -215,7 +215,7 @@ export class IloveimgClient {
    *
    * Not idempotent: when only the answer was lost, the server did make a child task, and sending it
    * again would make a second. So it is resent only on 429/503 here; after a lost answer the caller
-   * looks for the child first (src/lib/split-group.ts `nextTask`).
+   * looks for the child first (src/run/split-group.ts `nextTask`).
    */
   async next(ref: TaskRef, tool: ToolName | string): Promise<TaskRef & { files: Record<string, string> }> {
     const res = await this.call<NextTaskResponse>({

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
-import { addRunOptions, readRunOptions } from '../lib/run-options.js';
+import { addRunOptions, readRunOptions } from '../flags/run-options.js';
 import { flagName, TOOLS, toolByCommand, toolByName } from '../spec/tools.js';
 
 export default function create(ctx: AppContext): Command {
@@ -30,8 +30,8 @@ Options go before the --: everything after it is an input.
 `,
     )
     .action(async (words: string[], opts: { file?: string }, self: Command) => {
-      const { runTool } = await import('../lib/run-tool.js');
-      const { parseStep } = await import('../lib/tool-params.js');
+      const { runTool } = await import('../run/run-tool.js');
+      const { parseStep } = await import('../flags/tool-params.js');
       const { stepTexts, inputs } = opts.file ? { stepTexts: await readPipeline(path.resolve(ctx.cwd, opts.file)), inputs: words } : splitAtDashes(words, ctx.argv ?? []);
       if (stepTexts.length === 0) throw new UsageError('chain: no steps given', "Example: iloveimg chain 'resize -p 50' 'compress' -- photos/*.jpg");
       const steps = [];
@@ -74,7 +74,7 @@ async function readPipeline(file: string): Promise<(string | string[])[]> {
     const words = [spec.command];
     for (const [key, value] of Object.entries(s.params ?? {})) {
       if (typeof value === 'boolean') {
-        // `no_enlarge_if_smaller: true` is the flag `--no-enlarge-if-smaller` (see lib/tool-flags.ts).
+        // `no_enlarge_if_smaller: true` is the flag `--no-enlarge-if-smaller` (see src/flags/tool-flags.ts).
         const inverted = key.startsWith('no_');
         const on = inverted ? !value : value;
         words.push(`--${on ? '' : 'no-'}${flagName(inverted ? key.slice(3) : key)}`);

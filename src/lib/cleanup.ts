@@ -3,7 +3,7 @@
  * open and remove temporary files, within a short bound, before the entry point exits.
  */
 import { rmSync } from 'node:fs';
-import { removeTempFilesSync } from './outputs.js';
+import { removeTempFilesSync } from '../run/outputs.js';
 
 const hooks = new Set<() => Promise<unknown>>();
 

@@ -9,10 +9,10 @@
 import { mkdir, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import { IloveimgClient, DEFAULT_API_URL, type ClientOptions } from '../api/client.js';
-import type { IO } from './io.js';
-import { AuthError } from './errors.js';
+import type { IO } from '../lib/io.js';
+import { AuthError } from '../lib/errors.js';
 import { selectProfile, type ProfileSource } from './profile-settings.js';
-import { addSecret } from './sanitize.js';
+import { addSecret } from '../lib/sanitize.js';
 
 export interface ConnectionFlags {
   apiUrl?: string;
@@ -131,7 +131,7 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
   const { mkdtemp, rm } = await import('node:fs/promises');
   const { tmpdir, totalmem } = await import('node:os');
   const { join } = await import('node:path');
-  const { trackTempDir } = await import('./cleanup.js');
+  const { trackTempDir } = await import('../lib/cleanup.js');
   const dataDir = await mkdtemp(join(tmpdir(), 'iloveimg-engine-'));
   const untrack = trackTempDir(dataDir);
   // The user's own files: the decode-memory cap is half the machine's memory, not serve's 1000 MB.

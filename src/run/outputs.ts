@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, unlinkSync } from 'node:fs';
 import { chmod, chown, link, mkdir, realpath, rename, stat, unlink, writeFile, copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError } from '../lib/errors.js';
 import type { InputItem } from './inputs.js';
 
 export type ConflictPolicy = 'error' | 'skip' | 'overwrite' | 'rename';

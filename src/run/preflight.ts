@@ -12,9 +12,9 @@ import type { FileReport } from './batch.js';
 import type { InputItem } from './inputs.js';
 import { checkWritableDir, ConflictError, copyAtomic, withExt, type ConflictPolicy, type PlannedOutput } from './outputs.js';
 import type { Journal } from './journal.js';
-import type { IO } from './io.js';
-import type { RunOptions } from './run-options.js';
-import { UsageError } from './errors.js';
+import type { IO } from '../lib/io.js';
+import type { RunOptions } from '../flags/run-options.js';
+import { UsageError } from '../lib/errors.js';
 
 /**
  * Splits off the inputs named `{stem}-{suffix}.{ext}` that sit beside another input `{stem}.*`: the

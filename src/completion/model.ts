@@ -5,7 +5,7 @@
  * shell only render this model, so no script can offer a flag or a value the program does not take.
  */
 import type { Argument, Command, Option } from 'commander';
-import { COMMON_PARAMS, ELEMENT_PARAMS, FILE_PARAMS, flagName, toolByCommand, type ParamSpec } from '../../spec/tools.js';
+import { COMMON_PARAMS, ELEMENT_PARAMS, FILE_PARAMS, flagName, toolByCommand, type ParamSpec } from '../spec/tools.js';
 
 /** What a value is completed with. */
 export type ValueKind =

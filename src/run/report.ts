@@ -3,7 +3,7 @@
  * people (stderr), or exactly one JSON document (`--json`) / one event per line (`--ndjson`) on stdout
  * for scripts. The human and JSON views are built from the same FileReport objects.
  */
-import { formatBytes, type IO } from './io.js';
+import { formatBytes, type IO } from '../lib/io.js';
 import { NOT_STARTED, type BatchEvents, type FileReport, type Stage } from './batch.js';
 import type { InputItem } from './inputs.js';
 

@@ -4,8 +4,8 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { numberOption } from './number-option.js';
-import { CONFLICT_POLICIES, type ConflictPolicy } from './outputs.js';
-import type { OutputMode } from './report.js';
+import { CONFLICT_POLICIES, type ConflictPolicy } from '../run/outputs.js';
+import type { OutputMode } from '../run/report.js';
 
 export const DEFAULT_CONCURRENCY = 6;
 

@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { toolByCommand } from '../spec/tools.js';
-import { connectionFlags, ioFor, type AppContext } from './context.js';
+import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { addRunOptions, readRunOptions } from './run-options.js';
 import { addToolOptions, parseStep, readStep } from './tool-params.js';
 
@@ -19,7 +19,7 @@ export function createToolCommand(ctx: AppContext, name: string): Command {
   addRunOptions(cmd, { savings: spec.tool === 'compressimage', then: true });
   cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
   cmd.action(async (inputs: string[], _opts: unknown, self: Command) => {
-    const { runTool } = await import('./run-tool.js');
+    const { runTool } = await import('../run/run-tool.js');
     const first = await readStep(self, spec, ctx.cwd);
     const run = readRunOptions(self);
     // A webhook makes the server answer at once: the results are fetched later, like --no-wait.

@@ -20,14 +20,14 @@ import { FINAL_TASK_STATUSES } from '../spec/wire.js';
 import type { ToolName } from '../spec/tools.js';
 import { displayPath, sniff, type InputItem } from './inputs.js';
 import { ConflictError, copyAtomic, withExt, type ConflictPolicy, type PlannedOutput } from './outputs.js';
-import { Semaphore } from './semaphore.js';
+import { Semaphore } from '../lib/semaphore.js';
 import { fetchResult, type ResultFile } from './result.js';
 import { limitsFor } from '../api/download-limits.js';
-import { realDirsBelow } from './safe-name.js';
+import { realDirsBelow } from '../lib/safe-name.js';
 import { nextTask, splittable } from './split-group.js';
-import { cleanText } from './sanitize.js';
-import { onHardExit } from './cleanup.js';
-import { formatBytes } from './io.js';
+import { cleanText } from '../lib/sanitize.js';
+import { onHardExit } from '../lib/cleanup.js';
+import { formatBytes } from '../lib/io.js';
 
 /**
  * Lowers the concurrency of the rest of a run when the API keeps answering 429: every third rate
@@ -102,7 +102,7 @@ export interface BatchOptions {
   signal?: AbortSignal;
   throttle?: Throttle;
   events?: BatchEvents;
-  /** Warnings about a result the server did not flag (a resize that could not enlarge: src/lib/resize-check.ts). */
+  /** Warnings about a result the server did not flag (a resize that could not enlarge: src/run/resize-check.ts). */
   checkResult?: (item: InputItem, output: string) => Promise<string[]>;
   /** Give each written result its input's modification time (--keep-dates). */
   keepDates?: boolean;
