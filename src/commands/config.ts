@@ -43,7 +43,7 @@ async function effective(ctx: AppContext, self: Command): Promise<Effective> {
   const { resolveSettings } = await import('../account/connection.js');
   const { maskSecret, SECRET_KEYS } = await import('../account/config.js');
   const { DEFAULT_API_URL } = await import('../api/client.js');
-  const { DEFAULT_CONCURRENCY } = await import('../flags/run-options.js');
+  const { DEFAULT_CONCURRENCY } = await import('../run/model.js');
   const flags = connectionFlags(self);
   const s = await resolveSettings(flags, ctx.env);
   const profileFrom = `profile ${s.profile.name}`;

@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { TaskResource } from '../spec/wire.js';
 import { TASK_STATUSES, TOOLS } from '../spec/tools.js';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
-import { CONFLICT_POLICIES, type ConflictPolicy } from '../run/outputs.js';
+import { CONFLICT_POLICIES, type ConflictPolicy } from '../run/model.js';
 import { PartialFailureError } from '../lib/errors.js';
 import { numberOption } from '../flags/number-option.js';
 import type { IO } from '../lib/io.js';

@@ -6,7 +6,7 @@
 import { Command } from 'commander';
 import { COMMON_PARAMS, FILE_PARAMS, TOOLS, checkEncryptionKey, toolByCommand, toolByName, ParamError, type ToolSpec } from '../spec/tools.js';
 import { didYouMean } from './suggest.js';
-import type { PipelineStep } from '../run/batch.js';
+import type { PipelineStep } from '../run/model.js';
 import { UsageError } from '../lib/errors.js';
 import { addParamOptions, readParams } from './tool-flags.js';
 import { buildWatermarkElements, addWatermarkOptions } from './watermark-flags.js';

@@ -17,9 +17,9 @@ import { retryDelay } from '../api/retry.js';
 import { processBody } from '../api/params.js';
 import type { ProcessFile, TaskResource } from '../spec/wire.js';
 import { FINAL_TASK_STATUSES } from '../spec/wire.js';
-import type { ToolName } from '../spec/tools.js';
 import { displayPath, sniff, type InputItem } from './inputs.js';
-import { ConflictError, copyAtomic, withExt, type ConflictPolicy, type PlannedOutput } from './outputs.js';
+import { ConflictError, copyAtomic, withExt, type PlannedOutput } from './outputs.js';
+import type { BatchEvents, ConflictPolicy, FileReport, PipelineStep } from './model.js';
 import { Semaphore } from '../lib/semaphore.js';
 import { fetchResult, type ResultFile } from './result.js';
 import { limitsFor } from '../api/download-limits.js';
@@ -41,41 +41,6 @@ export class Throttle {
     if (++this.hits % 3 !== 0) return;
     for (const l of this.limiters) l.limit = Math.max(1, Math.floor(l.limit / 2));
   }
-}
-
-export interface PipelineStep {
-  tool: ToolName;
-  /** Typed tool and common parameters, API names. */
-  params: Record<string, unknown>;
-  /** Per-file `rotate` and `password`, sent in each entry of this step's `files[]`. */
-  fileParams: { rotate?: number; password?: string };
-  /** Local stamp images (watermark) that elements reference by path: uploaded into the step's task. */
-  stampFiles?: string[];
-}
-
-export type FileStatus = 'ok' | 'failed' | 'skipped';
-
-export interface FileReport {
-  input: string;
-  output?: string;
-  status: FileStatus;
-  inputBytes: number;
-  outputBytes?: number;
-  error?: { type: string; message: string };
-  /** Why an ok-looking file was skipped, e.g. "result not smaller; kept the original". */
-  note?: string;
-  /** What the server or the CLI flagged about an ok result (TaskSuccessWithWarnings, a resize that could not enlarge, …). */
-  warnings?: string[];
-  task?: string;
-}
-
-export type Stage = 'queued' | 'uploading' | 'processing' | 'downloading' | 'done';
-
-export interface BatchEvents {
-  onStage?(item: InputItem, stage: Stage): void;
-  onUploaded?(bytes: number): void;
-  onFile?(report: FileReport): void;
-  onTask?(task: { task: string; server: string; tool: string }): void;
 }
 
 export interface BatchOptions {

@@ -16,9 +16,8 @@ import { chmod, chown, link, mkdir, realpath, rename, stat, unlink, writeFile, c
 import path from 'node:path';
 import { UsageError } from '../lib/errors.js';
 import type { InputItem } from './inputs.js';
+import type { ConflictPolicy } from './model.js';
 
-export type ConflictPolicy = 'error' | 'skip' | 'overwrite' | 'rename';
-export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['error', 'skip', 'overwrite', 'rename'];
 
 export interface OutputOptions {
   outputDir?: string;

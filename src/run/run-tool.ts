@@ -4,7 +4,7 @@
  * pipeline, report, and turn the outcome into an error the entry point maps to an exit code.
  */
 import path from 'node:path';
-import type { PipelineStep, FileReport } from './batch.js';
+import { DEFAULT_CONCURRENCY, type FileReport, type PipelineStep, type RunOptions } from './model.js';
 import { partition, runBatch, Throttle } from './batch.js';
 import { connect, resolveSettings, type ConnectionFlags } from '../account/connection.js';
 import { AuthError, CliError, PartialFailureError, UsageError, InterruptedError, StrictWarningsError } from '../lib/errors.js';
@@ -13,7 +13,6 @@ import { exists, planOutputs, type PlannedOutput } from './outputs.js';
 import { createReporter, summarize, type RunReport } from './report.js';
 import { Journal, pipelineSignature } from './journal.js';
 import { resultSizeOverride } from './result.js';
-import { DEFAULT_CONCURRENCY, type RunOptions } from '../flags/run-options.js';
 import type { IO } from '../lib/io.js';
 import { toolByName, type ToolSpec } from '../spec/tools.js';
 import { ApiError } from '../api/errors.js';
