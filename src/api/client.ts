@@ -25,8 +25,8 @@ import type {
   StartResponse,
   TaskResource,
   UploadResponse,
-} from '../spec/wire.js';
-import type { ToolName } from '../spec/tools.js';
+} from '../protocol/wire.js';
+import type { ToolName } from '../protocol/tools.js';
 
 export const DEFAULT_API_URL = 'https://api.iloveimg.com';
 /** The .NET library's `MaxBytesPerChunk`: the only chunk size known to work against the real API. */

@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
 import { addRunOptions, readRunOptions } from '../flags/run-options.js';
-import { flagName, TOOLS, toolByCommand, toolByName } from '../spec/tools.js';
+import { flagName, TOOLS, toolByCommand, toolByName } from '../protocol/tools.js';
 
 export default function create(ctx: AppContext): Command {
   const cmd = new Command('chain')

@@ -1,4 +1,4 @@
-/** `iloveimg rotate`: its flags, help and examples come from the 'rotate' row of src/spec/tools.ts. */
+/** `iloveimg rotate`: its flags, help and examples come from the 'rotate' row of src/protocol/tools.ts. */
 import type { Command } from 'commander';
 import type { AppContext } from '../lib/context.js';
 import { createToolCommand } from '../flags/tool-command.js';

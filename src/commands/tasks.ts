@@ -5,8 +5,8 @@
  */
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { TaskResource } from '../spec/wire.js';
-import { TASK_STATUSES, TOOLS } from '../spec/tools.js';
+import type { TaskResource } from '../protocol/wire.js';
+import { TASK_STATUSES, TOOLS } from '../protocol/tools.js';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { CONFLICT_POLICIES, type ConflictPolicy } from '../run/model.js';
 import { PartialFailureError } from '../lib/errors.js';

@@ -4,14 +4,14 @@
  * action that loads the batch machinery only when the command actually runs.
  */
 import { Command } from 'commander';
-import { toolByCommand } from '../spec/tools.js';
+import { toolByCommand } from '../protocol/tools.js';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { addRunOptions, readRunOptions } from './run-options.js';
 import { addToolOptions, parseStep, readStep } from './tool-params.js';
 
 export function createToolCommand(ctx: AppContext, name: string): Command {
   const spec = toolByCommand(name);
-  if (!spec) throw new Error(`no tool named ${name} in src/spec/tools.ts`);
+  if (!spec) throw new Error(`no tool named ${name} in src/protocol/tools.ts`);
   const cmd = new Command(spec.command)
     .description(spec.summary)
     .argument('[inputs...]', 'image files, globs (quoted or not), directories with -r, http(s) URLs, or - for stdin');

@@ -1,5 +1,5 @@
 /**
- * Turns the parameter table (src/spec/tools.ts) into commander options and reads them back as typed
+ * Turns the parameter table (src/protocol/tools.ts) into commander options and reads them back as typed
  * API parameters. Values are validated as they are parsed, so a bad value is a usage error (exit 2)
  * naming the flag and the allowed values before anything is uploaded.
  *
@@ -8,7 +8,7 @@
  * `--enlarge-if-smaller` / `--no-enlarge-if-smaller`, so the flag reads the way the API means it.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { coerceParam, flagName, ParamError, type ParamSpec } from '../spec/tools.js';
+import { coerceParam, flagName, ParamError, type ParamSpec } from '../protocol/tools.js';
 
 /** The commander attribute name commander derives from a flag (`compression-level` → `compressionLevel`). */
 export function attrName(flag: string): string {

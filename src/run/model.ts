@@ -3,7 +3,7 @@
  * run reports per file, the events a reporter receives, the options of a run. Flag parsing
  * (`src/flags/`) and commands import them from here, never from the runner itself.
  */
-import type { ToolName } from '../spec/tools.js';
+import type { ToolName } from '../protocol/tools.js';
 import type { InputItem } from './inputs.js';
 
 export interface PipelineStep {

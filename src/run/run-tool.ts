@@ -14,7 +14,7 @@ import { createReporter, summarize, type RunReport } from './report.js';
 import { Journal, pipelineSignature } from './journal.js';
 import { resultSizeOverride } from './result.js';
 import type { IO } from '../lib/io.js';
-import { toolByName, type ToolSpec } from '../spec/tools.js';
+import { toolByName, type ToolSpec } from '../protocol/tools.js';
 import { ApiError } from '../api/errors.js';
 import { processBody } from '../api/params.js';
 import { resizeCheck } from './resize-check.js';

@@ -6,7 +6,7 @@
  * reads on 401. Handlers throw these; the router turns them into responses, so no handler writes an error
  * body by hand.
  */
-import type { ErrorBody, ErrorType, UnauthorizedBody } from '../spec/wire.js';
+import type { ErrorBody, ErrorType, UnauthorizedBody } from '../protocol/wire.js';
 
 export type ErrorParam = Record<string, unknown> | unknown[];
 

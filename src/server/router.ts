@@ -8,8 +8,8 @@
  */
 import { unlink } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ErrorType } from '../spec/wire.js';
-import { COMMON_PARAMS, coerceParam } from '../spec/tools.js';
+import type { ErrorType } from '../protocol/wire.js';
+import { COMMON_PARAMS, coerceParam } from '../protocol/tools.js';
 import { tokenOf, verifyToken, type AuthContext } from './auth.js';
 import { parseBody, type ParsedBody } from './body.js';
 import type { Fields } from './brackets.js';

@@ -1,6 +1,6 @@
 /** Start-server endpoints: `/auth`, `/start/{tool}[/{region}]`, `/info`. */
-import { TOOL_NAMES, resolveToolName } from '../../spec/tools.js';
-import type { AuthResponse, InfoResponse, StartResponse } from '../../spec/wire.js';
+import { TOOL_NAMES, resolveToolName } from '../../protocol/tools.js';
+import type { AuthResponse, InfoResponse, StartResponse } from '../../protocol/wire.js';
 import { issueToken } from '../auth.js';
 import type { Call, ServerContext } from '../context.js';
 import { ApiError, UnauthorizedError } from '../errors.js';

@@ -1,5 +1,5 @@
 /** Helpers the route handlers share: task lookup, field access, the task's encryption key. */
-import { ParamError, checkEncryptionKey, coerceParam } from '../../spec/tools.js';
+import { ParamError, checkEncryptionKey, coerceParam } from '../../protocol/tools.js';
 import type { Call, ServerContext } from '../context.js';
 import { ApiError, badParam, taskNotFound } from '../errors.js';
 import { atRestKey, type AtRestKey } from '../storage.js';

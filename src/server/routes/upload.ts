@@ -11,7 +11,7 @@
 import { rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { UploadResponse } from '../../spec/wire.js';
+import type { UploadResponse } from '../../protocol/wire.js';
 import type { FilePart } from '../body.js';
 import type { Call, ServerContext } from '../context.js';
 import { ApiError, badParam, taskNotFound } from '../errors.js';
