@@ -4,7 +4,7 @@
  * whole program in-process.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ApiError } from './api/errors.js';
+import { ApiError, AuthenticationError } from './api/errors.js';
 import { DEFAULT_RETRIES } from './api/retry.js';
 import type { AppContext } from './lib/context.js';
 import { CliError, EXIT, EXIT_CODE_HELP, UsageError } from './lib/errors.js';
@@ -163,7 +163,7 @@ function reportError(e: unknown, ctx: AppContext, verbose: boolean): number {
   }
   if (e instanceof ApiError) {
     err(`error: ${cleanText(e.message)}${e.status ? ` (HTTP ${e.status}, ${e.step})` : ''}`);
-    if (e.status === 401) {
+    if (e instanceof AuthenticationError) {
       err('Check your keys (`iloveimg config list`), or run `iloveimg login`.');
       return EXIT.AUTH;
     }

@@ -15,7 +15,7 @@ import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Got, Response } from 'got';
 import { TokenSigner, type Credentials } from './auth.js';
-import { ApiError, ConnectionError, type Step } from './errors.js';
+import { ApiError, AuthenticationError, ConnectionError, type Step } from './errors.js';
 import { DEFAULT_RETRIES, retryDelay, shouldRetry, type RetryPolicy } from './retry.js';
 import { boundedCounter, MAX_JSON_BYTES, NotAnImageError, ResultTooLargeError } from './download-limits.js';
 import type {
@@ -374,7 +374,7 @@ export class IloveimgClient {
         if (signal?.aborted || n >= policy.retries || !shouldRetry(error, spec.idempotent)) throw error;
         // A 401 "Signature verification failed" from a bad node: sign a fresh token and try once more
         // (as ilovepdf-python does). A second one means the key is wrong: fail fast, don't back off.
-        if (error.status === 401) {
+        if (error instanceof AuthenticationError) {
           if (++unauthorized > 1) throw error;
           this.signer.reset();
         }

@@ -133,7 +133,7 @@ async function verify(
   c: { apiUrl: string; publicKey: string; secretKey: string; configDir: string; timeout?: number; retries?: number },
 ): Promise<number> {
   const { connect } = await import('../account/connection.js');
-  const { ApiError } = await import('../api/errors.js');
+  const { ApiError, AuthenticationError, PermissionDeniedError } = await import('../api/errors.js');
   // Everything comes from these flags (an empty environment), so no saved profile or variable can
   // slip another key or server into the check.
   const conn = await connect(
@@ -146,7 +146,7 @@ async function verify(
     await conn.client.deleteTask(started).catch(() => undefined);
     return started.remainingFiles;
   } catch (e) {
-    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
+    if (e instanceof AuthenticationError || e instanceof PermissionDeniedError) {
       throw new AuthError(`${c.apiUrl} rejected these keys (HTTP ${e.status}: ${e.message}); nothing was saved`, 'Copy both keys of the same project from https://developer.iloveimg.com and run `iloveimg login` again.');
     }
     if (e instanceof ApiError) {

@@ -12,7 +12,7 @@
 import { readFile, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { IloveimgClient, TaskRef } from '../api/client.js';
-import { ApiError, ConnectionError } from '../api/errors.js';
+import { ApiError, AuthenticationError, ConnectionError } from '../api/errors.js';
 import { retryDelay } from '../api/retry.js';
 import { processBody } from '../api/params.js';
 import type { ProcessFile, TaskResource } from '../protocol/wire.js';
@@ -249,7 +249,7 @@ async function runGroup(
     const message = processed ? `${errMessage(e)} (the ${errStep(e)} step failed after task ${processed} was processed; \`iloveimg tasks download ${processed}\` may still fetch it)` : errMessage(e);
     for (const m of alive()) fail(m, errType(e), message, ref?.task);
     if (e instanceof ConnectionError && !processed) result.connectionError ??= e;
-    if (e instanceof ApiError && e.status === 401) throw e;
+    if (e instanceof AuthenticationError) throw e;
   } finally {
     unregister();
   }

@@ -15,7 +15,7 @@ import { Journal, pipelineSignature } from './journal.js';
 import { resultSizeOverride } from './result.js';
 import type { IO } from '../lib/io.js';
 import { toolByName, type ToolSpec } from '../protocol/tools.js';
-import { ApiError } from '../api/errors.js';
+import { AuthenticationError, RateLimitError } from '../api/errors.js';
 import { processBody } from '../api/params.js';
 import { resizeCheck } from './resize-check.js';
 import { checkFlags, doneEarlier, ownOutputs, unwritable } from './preflight.js';
@@ -141,7 +141,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     settings,
     requireRemote: run.noWait ? '--no-wait' : undefined,
     onRetry: ({ step, attempt, error, delayMs }) => {
-      if (error.status === 429) throttle.rateLimited();
+      if (error instanceof RateLimitError) throttle.rateLimited();
       // Visible on a terminal (the bar's state), as a line with -v: a long wait is never silent.
       const text = `retrying ${step} (attempt ${attempt + 1}/${conn.client.retryPolicy.retries + 1}) in ${(delayMs / 1000).toFixed(1)} s: ${error.message}`;
       if (io.verbose) io.info(text);
@@ -218,7 +218,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     if (warned > 0 && run.strict) throw new StrictWarningsError(`${warned} of ${report.summary.total} files were written with warnings (--strict)`);
     return report;
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401) throw new AuthError(`the API refused the keys: ${e.message}`, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');
+    if (e instanceof AuthenticationError) throw new AuthError(`the API refused the keys: ${e.message}`, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');
     throw e;
   } finally {
     reporter.close();

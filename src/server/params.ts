@@ -24,7 +24,7 @@ import {
 } from '../protocol/tools.js';
 import type { Fields } from './brackets.js';
 import { normaliseElement } from './elements.js';
-import { ApiError } from './errors.js';
+import { HttpError } from './errors.js';
 
 export const MAX_FILES_PER_TASK = 10_000;
 
@@ -85,7 +85,7 @@ class Problems {
   }
 
   throwIfAny(): void {
-    if (Object.keys(this.byParam).length > 0) throw new ApiError(400, PROCESSING_MESSAGE, this.byParam, 'ProcessingError');
+    if (Object.keys(this.byParam).length > 0) throw new HttpError(400, PROCESSING_MESSAGE, this.byParam, 'ProcessingError');
   }
 }
 
