@@ -178,7 +178,7 @@ export class IloveimgClient {
    * `POST /v1/process`. Not idempotent (processing a task twice is an error), so it is only sent again
    * when the server said it did not start (429, 503); after a lost answer (connection failure, other
    * 5xx) callers ask `getTask` and resend only when the task is confirmed still TaskWaiting
-   * (src/run/batch.ts `sendProcess`).
+   * (src/api/task-loops.ts `sendProcess`).
    */
   async process(ref: TaskRef, body: Record<string, unknown>): Promise<ProcessResponse> {
     return this.call<ProcessResponse>({

@@ -106,7 +106,7 @@ export default function create(ctx: AppContext): Command {
     .addHelpText('after', '\nExamples:\n  $ iloveimg tasks wait <task> && iloveimg tasks download <task> -o out/\n')
     .action(async (id: string, opts, self: Command) =>
       withClient(ctx, self, async (client, io) => {
-        const { waitTask } = await import('../run/batch.js');
+        const { waitTask } = await import('../api/task-loops.js');
         const first = await locate(client, id);
         const t = await waitTask(client, { task: id, server: first.server }, ctx.signal, opts.timeout * 1000);
         if (self.optsWithGlobals().json) io.json(t);

@@ -5,6 +5,13 @@
  */
 import type { ToolName } from '../protocol/tools.js';
 import type { InputItem } from './inputs.js';
+import type { PlannedOutput } from './outputs.js';
+
+/** One input of a run and the destination planned for it. */
+export interface Job {
+  item: InputItem;
+  plan: PlannedOutput;
+}
 
 export interface PipelineStep {
   tool: ToolName;

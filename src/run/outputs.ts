@@ -139,6 +139,17 @@ export class ConflictError extends Error {
 }
 
 /**
+ * The one message of a destination that exists under `--on-conflict error`, whether found before the
+ * upload or at the write; `resume` adds the `--resume` hint (an `-o DIR` run without it).
+ */
+export class OutputExistsError extends Error {
+  readonly type = 'OutputExists';
+  constructor(shown: string, resume = false) {
+    super(`${shown} already exists; ${resume ? 'pass --resume to skip what an earlier run finished, or ' : 'pass '}--on-conflict overwrite|rename|skip, or choose another --output-dir`);
+  }
+}
+
+/**
  * Moves the finished temporary file `tmp` to `dest` under the conflict policy and returns where it
  * went, or undefined when the policy said skip. Never leaves `tmp` behind.
  */
