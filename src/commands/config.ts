@@ -8,6 +8,7 @@ import { Argument, Command } from 'commander';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { CliError, UsageError } from '../lib/errors.js';
 import type { ConfigKey } from '../account/config.js';
+import { longFlag, optionOfKey } from '../account/global-options.js';
 
 /** Kept in step with CONFIG_KEYS in src/account/config.ts (a test checks), so this file loads without it. */
 const KEYS: ConfigKey[] = ['api_url', 'public_key', 'secret_key', 'file_encryption_key', 'output_dir', 'concurrency'];
@@ -30,13 +31,12 @@ interface Effective {
   settings: Entry[];
 }
 
-const ENV_OF: Partial<Record<ConfigKey, string>> = {
-  api_url: 'ILOVEIMG_API_URL',
-  public_key: 'ILOVEIMG_PUBLIC_KEY',
-  secret_key: 'ILOVEIMG_SECRET_KEY',
-  file_encryption_key: 'ILOVEIMG_FILE_ENCRYPTION_KEY',
+/** The variable and the flag that give a profile key's setting (src/account/global-options.ts). */
+const ENV_OF = (key: ConfigKey): string | undefined => optionOfKey(key)?.env;
+const FLAG_OF = (key: ConfigKey): string | undefined => {
+  const o = optionOfKey(key);
+  return o ? longFlag(o) : undefined;
 };
-const FLAG_OF: Partial<Record<ConfigKey, string>> = { api_url: '--api-url', public_key: '--public-key', secret_key: '--secret-key' };
 
 /** The settings in effect for a command run with the same flags and environment. */
 async function effective(ctx: AppContext, self: Command): Promise<Effective> {
@@ -48,7 +48,7 @@ async function effective(ctx: AppContext, self: Command): Promise<Effective> {
   const s = await resolveSettings(flags, ctx.env);
   const profileFrom = `profile ${s.profile.name}`;
   const fromSource = (key: ConfigKey, source: Source | undefined): string | null =>
-    source === 'flag' ? (FLAG_OF[key] ?? 'flag') : source === 'env' ? (ENV_OF[key] ?? 'environment') : source === 'profile' ? profileFrom : source === 'default' ? 'built-in default' : null;
+    source === 'flag' ? (FLAG_OF(key) ?? 'flag') : source === 'env' ? (ENV_OF(key) ?? 'environment') : source === 'profile' ? profileFrom : source === 'default' ? 'built-in default' : null;
 
   const haveKeys = Boolean(s.publicKey && s.secretKey);
   const embedded = Boolean(flags.local) || (!haveKeys && !s.apiUrl);
@@ -169,7 +169,7 @@ export default function create(ctx: AppContext): Command {
       const shown = secret ? maskSecret(String(stored)) : stored;
       if (self.optsWithGlobals().json) io.json({ profile: name, key, value: shown, created_profile: !existed, config_file: store.file });
       else io.info(`${existed ? '' : `Created profile '${name}'. `}Set ${key} = ${shown} in profile '${name}'.`);
-      const over = ENV_OF[key];
+      const over = ENV_OF(key);
       if (over && ctx.env[over]) io.warn(`${over} is set in the environment: it takes precedence over the profile.`);
     });
 
