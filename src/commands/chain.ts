@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
 import { addRunOptions, readRunOptions } from '../flags/run-options.js';
+import { booleanFlag } from '../flags/tool-flags.js';
 import { flagName, TOOLS, toolByCommand, toolByName } from '../protocol/tools.js';
 
 export default function create(ctx: AppContext): Command {
@@ -74,10 +75,10 @@ async function readPipeline(file: string): Promise<(string | string[])[]> {
     const words = [spec.command];
     for (const [key, value] of Object.entries(s.params ?? {})) {
       if (typeof value === 'boolean') {
-        // `no_enlarge_if_smaller: true` is the flag `--no-enlarge-if-smaller` (see src/flags/tool-flags.ts).
-        const inverted = key.startsWith('no_');
+        // `no_enlarge_if_smaller: true` is the flag `--no-enlarge-if-smaller` (booleanFlag).
+        const { flag, inverted } = booleanFlag(key);
         const on = inverted ? !value : value;
-        words.push(`--${on ? '' : 'no-'}${flagName(inverted ? key.slice(3) : key)}`);
+        words.push(`--${on ? '' : 'no-'}${flag}`);
       } else {
         words.push(`--${flagName(key)}`, typeof value === 'object' ? JSON.stringify(value) : String(value));
       }
