@@ -11,10 +11,11 @@
  *   never leaves a partial file; `error` and `rename` use link() so even a race never clobbers a file.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, unlinkSync } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import { chmod, chown, link, mkdir, realpath, rename, stat, unlink, writeFile, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../lib/errors.js';
+import { trackTempFile, untrackTempFile } from '../lib/cleanup.js';
 import type { InputItem } from './inputs.js';
 import type { ConflictPolicy } from './model.js';
 
@@ -174,7 +175,7 @@ export async function commitFile(tmp: string, dest: string, policy: ConflictPoli
     throw new ConflictError(dest);
   } finally {
     await unlink(tmp).catch(() => undefined);
-    liveTemps.delete(tmp);
+    untrackTempFile(tmp);
   }
 }
 
@@ -183,9 +184,6 @@ function numbered(dest: string, n: number): string {
   const ext = path.extname(dest);
   return `${dest.slice(0, dest.length - ext.length)} (${n})${ext}`;
 }
-
-/** Temporary files not yet committed: removed by `removeTempFilesSync` on a hard exit (second Ctrl-C). */
-const liveTemps = new Set<string>();
 
 /**
  * A temporary path beside `dest`, on the same file system so the final rename is atomic. Its name
@@ -196,19 +194,9 @@ export async function tempFor(dest: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const base = Buffer.byteLength(path.basename(dest)) > 200 ? 'iloveimg' : path.basename(dest);
   const tmp = path.join(dir, `.${base}.${randomBytes(6).toString('hex')}.iloveimg-tmp`);
-  liveTemps.add(tmp);
+  // Removed on a hard exit (second Ctrl-C) unless committed first.
+  trackTempFile(tmp);
   return tmp;
-}
-
-export function removeTempFilesSync(): void {
-  for (const tmp of liveTemps) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already committed or never written */
-    }
-  }
-  liveTemps.clear();
 }
 
 /**
