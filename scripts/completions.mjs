@@ -9,7 +9,7 @@ const root = new URL('../', import.meta.url);
 const { buildProgram } = await import(new URL('dist/cli.js', root).href);
 const { readFile } = await import('node:fs/promises');
 const { version } = JSON.parse(await readFile(new URL('package.json', root), 'utf8'));
-const { generate, SHELLS, COMPLETION_FILES } = await import(new URL('dist/lib/completion/index.js', root).href);
+const { generate, SHELLS, COMPLETION_FILES } = await import(new URL('dist/completion/index.js', root).href);
 
 const sink = () => new PassThrough();
 const program = await buildProgram({

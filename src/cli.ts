@@ -4,15 +4,15 @@
  * whole program in-process.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ApiError } from './api/errors.js';
-import { DEFAULT_RETRIES } from './api/retry.js';
+import { ApiError, AuthenticationError } from './api/errors.js';
+import { GLOBAL_OPTIONS, longFlag, type GlobalOption } from './account/global-options.js';
 import type { AppContext } from './lib/context.js';
 import { CliError, EXIT, EXIT_CODE_HELP, UsageError } from './lib/errors.js';
 import { registry } from './commands/index.js';
-import { numberOption } from './lib/number-option.js';
+import { numberOption } from './flags/number-option.js';
 import { addSecret, cleanText, guardStream } from './lib/sanitize.js';
 import { screenFor } from './lib/screen.js';
-import { didYouMean } from './lib/suggest.js';
+import { didYouMean } from './flags/suggest.js';
 
 export const ENV_HELP = `Environment:
   ILOVEIMG_PUBLIC_KEY, ILOVEIMG_SECRET_KEY   API keys (override the profile)
@@ -28,7 +28,14 @@ With no keys at all (or with --local), the embedded engine runs in-process: no a
 
 
 /** Root options that take a value, so that `--profile work compress …` still finds `compress`. */
-const VALUE_OPTIONS = new Set(['--api-url', '--public-key', '--secret-key', '--profile', '--config-dir', '--timeout', '--idle-timeout', '--retries']);
+const VALUE_OPTIONS = new Set(GLOBAL_OPTIONS.filter((o) => o.flags?.includes('<')).map(longFlag));
+
+/** How the connection options that are not plain strings are read. */
+const PARSERS: Partial<Record<GlobalOption['prop'], (v: string) => unknown>> = {
+  timeout: (v) => seconds(v),
+  idleTimeout: (v) => seconds(v, '--idle-timeout'),
+  retries: numberOption('--retries', { min: 0, max: 20 }),
+};
 
 /** The command named in argv, if it is one of ours and can be built alone. */
 function singleCommand(argv: string[]): string | undefined {
@@ -63,17 +70,14 @@ export async function buildProgram(ctx: AppContext, only?: string): Promise<Comm
     })
     .exitOverride();
 
+  program.optionsGroup('Connection:');
+  for (const o of GLOBAL_OPTIONS) {
+    if (!o.flags) continue;
+    const parse = PARSERS[o.prop];
+    if (parse) program.option(o.flags, o.help ?? '', parse);
+    else program.option(o.flags, o.help ?? '');
+  }
   program
-    .optionsGroup('Connection:')
-    .option('--api-url <url>', 'API base URL (default https://api.iloveimg.com; env ILOVEIMG_API_URL)')
-    .option('--public-key <key>', 'Project public key (env ILOVEIMG_PUBLIC_KEY)')
-    .option('--secret-key <key>', 'Project secret key (env ILOVEIMG_SECRET_KEY; prefer the env or a profile: flags show in `ps`)')
-    .option('--local', 'Use the embedded engine even when keys are configured')
-    .option('--profile <name>', 'Use this saved profile (env ILOVEIMG_PROFILE)')
-    .option('--config-dir <dir>', 'Where profiles are kept (env ILOVEIMG_CONFIG_DIR)')
-    .option('--timeout <seconds>', 'Per-request timeout (default 300)', (v) => seconds(v))
-    .option('--idle-timeout <seconds>', 'Give up a download attempt when no byte arrives for this long (default 30)', (v) => seconds(v, '--idle-timeout'))
-    .option('--retries <n>', `Retries of a failed request (default ${DEFAULT_RETRIES})`, numberOption('--retries', { min: 0, max: 20 }))
     .optionsGroup('Output:')
     .option('--json', 'Print one JSON document on stdout (nothing else goes to stdout)')
     .option('--ndjson', 'Print one JSON event per line on stdout as files finish')
@@ -163,7 +167,7 @@ function reportError(e: unknown, ctx: AppContext, verbose: boolean): number {
   }
   if (e instanceof ApiError) {
     err(`error: ${cleanText(e.message)}${e.status ? ` (HTTP ${e.status}, ${e.step})` : ''}`);
-    if (e.status === 401) {
+    if (e instanceof AuthenticationError) {
       err('Check your keys (`iloveimg config list`), or run `iloveimg login`.');
       return EXIT.AUTH;
     }

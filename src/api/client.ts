@@ -14,10 +14,12 @@ import { openAsBlob } from 'node:fs';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Got, Response } from 'got';
-import { TokenSigner, type Credentials } from './auth.js';
-import { ApiError, ConnectionError, type Step } from './errors.js';
+import { TokenSigner } from './auth.js';
+import { ApiError, AuthenticationError } from './errors.js';
 import { DEFAULT_RETRIES, retryDelay, shouldRetry, type RetryPolicy } from './retry.js';
 import { boundedCounter, MAX_JSON_BYTES, NotAnImageError, ResultTooLargeError } from './download-limits.js';
+import type { ClientOptions, DownloadResult, ListFilters, RequestSpec, TaskRef, UploadSource } from './client-types.js';
+import { enc, filenameFromDisposition, parseBody, refuseOtherOrigins, retryAfterOf, sleep, toApiError } from './http-helpers.js';
 import type {
   InfoResponse,
   NextTaskResponse,
@@ -25,74 +27,14 @@ import type {
   StartResponse,
   TaskResource,
   UploadResponse,
-} from '../spec/wire.js';
-import type { ToolName } from '../spec/tools.js';
+} from '../protocol/wire.js';
+import type { ToolName } from '../protocol/tools.js';
+
+export type { ClientOptions, DownloadResult, ListFilters, TaskRef, UploadSource } from './client-types.js';
 
 export const DEFAULT_API_URL = 'https://api.iloveimg.com';
 /** The .NET library's `MaxBytesPerChunk`: the only chunk size known to work against the real API. */
 export const CHUNK_BYTES = 2_000_000;
-
-export interface ClientOptions {
-  apiUrl: string;
-  credentials: Credentials;
-  /** Per-request timeout in milliseconds (uploads and downloads get it per attempt). */
-  timeoutMs?: number;
-  /** Downloads fail when no byte arrives for this long (default 30 s), whatever the total timeout. */
-  idleTimeoutMs?: number;
-  retry?: Partial<RetryPolicy>;
-  userAgent?: string;
-  /** Called before each retry, e.g. to report it or to lower the concurrency on 429. */
-  onRetry?: (info: { step: Step; attempt: number; error: ApiError; delayMs: number }) => void;
-  /** Aborts every request in flight (Ctrl-C). */
-  signal?: AbortSignal;
-}
-
-/** A started task: its id, tool, and the worker it lives on. */
-export interface TaskRef {
-  task: string;
-  tool: ToolName | string;
-  /** The worker host as the API returned it (bare host[:port]). */
-  server: string;
-}
-
-export interface UploadSource {
-  /** A local path, streamed from disk... */
-  path?: string;
-  /** ...or bytes already in memory (stdin). */
-  data?: Buffer;
-  /** The name sent as the file part's filename. */
-  filename: string;
-}
-
-export interface DownloadResult {
-  /** The file name from Content-Disposition (`filename*` first), untrusted: sanitise before use. */
-  filename?: string;
-  bytes: number;
-  contentType?: string;
-}
-
-export interface ListFilters {
-  tool?: string;
-  status?: string;
-  custom_int?: number;
-  page?: number;
-}
-
-type Method = 'GET' | 'POST' | 'DELETE';
-
-interface RequestSpec {
-  step: Step;
-  method: Method;
-  url: string;
-  json?: unknown;
-  /** Builds a fresh body for each attempt (a FormData cannot be replayed: docs/dependencies.md §5). */
-  form?: () => Promise<FormData>;
-  onUploadProgress?: (transferred: number) => void;
-  /** Whether a failed attempt may be sent again (see retry.ts). */
-  idempotent: boolean;
-  /** Sent even after the abort signal fired (cleaning up remote tasks on Ctrl-C). */
-  unabortable?: boolean;
-}
 
 export class IloveimgClient {
   private readonly signer: TokenSigner;
@@ -178,7 +120,7 @@ export class IloveimgClient {
    * `POST /v1/process`. Not idempotent (processing a task twice is an error), so it is only sent again
    * when the server said it did not start (429, 503); after a lost answer (connection failure, other
    * 5xx) callers ask `getTask` and resend only when the task is confirmed still TaskWaiting
-   * (src/lib/batch.ts `sendProcess`).
+   * (src/api/task-loops.ts `sendProcess`).
    */
   async process(ref: TaskRef, body: Record<string, unknown>): Promise<ProcessResponse> {
     return this.call<ProcessResponse>({
@@ -215,7 +157,7 @@ export class IloveimgClient {
    *
    * Not idempotent: when only the answer was lost, the server did make a child task, and sending it
    * again would make a second. So it is resent only on 429/503 here; after a lost answer the caller
-   * looks for the child first (src/lib/split-group.ts `nextTask`).
+   * looks for the child first (src/run/split-group.ts `nextTask`).
    */
   async next(ref: TaskRef, tool: ToolName | string): Promise<TaskRef & { files: Record<string, string> }> {
     const res = await this.call<NextTaskResponse>({
@@ -374,7 +316,7 @@ export class IloveimgClient {
         if (signal?.aborted || n >= policy.retries || !shouldRetry(error, spec.idempotent)) throw error;
         // A 401 "Signature verification failed" from a bad node: sign a fresh token and try once more
         // (as ilovepdf-python does). A second one means the key is wrong: fail fast, don't back off.
-        if (error.status === 401) {
+        if (error instanceof AuthenticationError) {
           if (++unauthorized > 1) throw error;
           this.signer.reset();
         }
@@ -384,91 +326,4 @@ export class IloveimgClient {
       }
     }
   }
-}
-
-/** A redirect may stay on the server it came from; one to another origin is refused (README "Security"). */
-function refuseOtherOrigins(options: { url?: URL | string }, response: { url?: string }): void {
-  const to = options.url ? new URL(String(options.url)) : undefined;
-  const from = response.url ? new URL(response.url) : undefined;
-  if (to && from && to.origin !== from.origin) throw new ApiError(`the server redirected to another origin (${to.origin}); refused`, 0, 'download', 'RedirectRefused');
-}
-
-function enc(s: string): string {
-  return encodeURIComponent(s);
-}
-
-function parseBody(text: string): unknown {
-  if (!text) return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-function retryAfterOf(res: Pick<Response, 'headers'>): number | undefined {
-  const h = res.headers['retry-after'];
-  if (!h) return undefined;
-  const secs = Number(h);
-  if (Number.isFinite(secs)) return Math.max(0, secs);
-  const date = Date.parse(String(h));
-  return Number.isFinite(date) ? Math.max(0, (date - Date.now()) / 1000) : undefined;
-}
-
-/** Network failures become ConnectionError; the message names the step and host, never the token. */
-function toApiError(raw: unknown, step: Step, method: string, url: string): ApiError {
-  if (raw instanceof ApiError) return raw;
-  // got wraps what a hook throws (refuseOtherOrigins).
-  if ((raw as { cause?: unknown })?.cause instanceof ApiError) return (raw as { cause: ApiError }).cause;
-  const err = raw as NodeJS.ErrnoException & { code?: string; name?: string };
-  const host = safeHost(url);
-  // got's network messages name the cause ("self-signed certificate", "connect ECONNREFUSED …") and
-  // never carry headers, so they are safe to show; the code is added when the message lacks it.
-  const message = err?.message ?? 'unknown error';
-  const code = err?.code && !message.includes(err.code) ? ` (${err.code})` : '';
-  const what = err?.name === 'TimeoutError' || err?.code === 'ETIMEDOUT' ? 'timed out' : `failed: ${message}${code}`;
-  return new ConnectionError(`${method} ${host} (${step}) ${what}`, 0, step, err?.code ?? 'ConnectionError');
-}
-
-function safeHost(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return 'the API';
-  }
-}
-
-/**
- * The name in a Content-Disposition header: RFC 5987 `filename*=utf-8''…` first, then `filename="…"`
- * or a bare token (docs/protocol.md §3.5). The result is untrusted.
- */
-export function filenameFromDisposition(header: string): string | undefined {
-  const star = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header);
-  if (star) {
-    try {
-      return decodeURIComponent(star[2].trim().replace(/^"|"$/g, ''));
-    } catch {
-      /* a malformed escape: fall back to the plain parameter */
-    }
-  }
-  const quoted = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(header);
-  if (quoted) return quoted[1].replace(/\\(.)/g, '$1');
-  const bare = /filename\s*=\s*([^;\s]+)/i.exec(header);
-  return bare?.[1];
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 }

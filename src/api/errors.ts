@@ -28,21 +28,27 @@ export class ApiError extends Error {
   static fromResponse(status: number, step: Step, body: unknown, retryAfter?: number): ApiError {
     const { type, message, param } = describeBody(status, body);
     const Cls =
-      status === 401 || status === 403
+      status === 401
         ? AuthenticationError
-        : status === 404
+        : status === 403
+          ? PermissionDeniedError
+          : status === 404
           ? NotFoundError
-          : status === 429
-            ? RateLimitError
-            : status >= 500
-              ? ServerError
-              : BadRequestError;
+            : status === 429
+              ? RateLimitError
+              : status >= 500
+                ? ServerError
+                : BadRequestError;
     return new Cls(message, status, step, type, param, retryAfter);
   }
 }
 
+/** Any other 4xx: the request itself is wrong (400, 413, 422, …). */
 export class BadRequestError extends ApiError {}
+/** 401: the keys or the token were refused. */
 export class AuthenticationError extends ApiError {}
+/** 403: the keys are valid but may not do this. */
+export class PermissionDeniedError extends ApiError {}
 export class NotFoundError extends ApiError {}
 export class RateLimitError extends ApiError {}
 export class ServerError extends ApiError {}

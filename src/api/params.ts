@@ -4,7 +4,7 @@
  * `convert_to` (the PHP, .NET and Python libraries), since which one the server honours is
  * UNCONFIRMED (docs/protocol.md §4, §10).
  */
-import type { ProcessFile } from '../spec/wire.js';
+import type { ProcessFile } from '../protocol/wire.js';
 
 export function processBody(files: ProcessFile[], params: Record<string, unknown>): Record<string, unknown> {
   const body: Record<string, unknown> = { ...params, files };

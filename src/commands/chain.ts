@@ -8,8 +8,9 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
-import { addRunOptions, readRunOptions } from '../lib/run-options.js';
-import { flagName, TOOLS, toolByCommand, toolByName } from '../spec/tools.js';
+import { addRunOptions, readRunOptions } from '../flags/run-options.js';
+import { booleanFlag } from '../flags/tool-flags.js';
+import { flagName, TOOLS, toolByCommand, toolByName } from '../protocol/tools.js';
 
 export default function create(ctx: AppContext): Command {
   const cmd = new Command('chain')
@@ -30,8 +31,8 @@ Options go before the --: everything after it is an input.
 `,
     )
     .action(async (words: string[], opts: { file?: string }, self: Command) => {
-      const { runTool } = await import('../lib/run-tool.js');
-      const { parseStep } = await import('../lib/tool-params.js');
+      const { runTool } = await import('../run/run-tool.js');
+      const { parseStep } = await import('../flags/tool-params.js');
       const { stepTexts, inputs } = opts.file ? { stepTexts: await readPipeline(path.resolve(ctx.cwd, opts.file)), inputs: words } : splitAtDashes(words, ctx.argv ?? []);
       if (stepTexts.length === 0) throw new UsageError('chain: no steps given', "Example: iloveimg chain 'resize -p 50' 'compress' -- photos/*.jpg");
       const steps = [];
@@ -74,10 +75,10 @@ async function readPipeline(file: string): Promise<(string | string[])[]> {
     const words = [spec.command];
     for (const [key, value] of Object.entries(s.params ?? {})) {
       if (typeof value === 'boolean') {
-        // `no_enlarge_if_smaller: true` is the flag `--no-enlarge-if-smaller` (see lib/tool-flags.ts).
-        const inverted = key.startsWith('no_');
+        // `no_enlarge_if_smaller: true` is the flag `--no-enlarge-if-smaller` (booleanFlag).
+        const { flag, inverted } = booleanFlag(key);
         const on = inverted ? !value : value;
-        words.push(`--${on ? '' : 'no-'}${flagName(inverted ? key.slice(3) : key)}`);
+        words.push(`--${on ? '' : 'no-'}${flag}`);
       } else {
         words.push(`--${flagName(key)}`, typeof value === 'object' ? JSON.stringify(value) : String(value));
       }

@@ -42,7 +42,7 @@ _iloveimg, fish: iloveimg.fish, PowerShell: iloveimg.ps1) for packagers.
 `,
     )
     .action(async (shell: string, _opts: unknown, self: Command) => {
-      const { generate } = await import('../lib/completion/index.js');
+      const { generate } = await import('../completion/index.js');
       let root: Command = self;
       while (root.parent) root = root.parent;
       ctx.stdout.write(generate(shell as 'bash', root));

@@ -7,9 +7,10 @@
 import { Argument, Command } from 'commander';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { CliError, UsageError } from '../lib/errors.js';
-import type { ConfigKey } from '../lib/config.js';
+import type { ConfigKey } from '../account/config.js';
+import { longFlag, optionOfKey } from '../account/global-options.js';
 
-/** Kept in step with CONFIG_KEYS in lib/config.ts (a test checks), so this file loads without it. */
+/** Kept in step with CONFIG_KEYS in src/account/config.ts (a test checks), so this file loads without it. */
 const KEYS: ConfigKey[] = ['api_url', 'public_key', 'secret_key', 'file_encryption_key', 'output_dir', 'concurrency'];
 
 type Source = 'flag' | 'env' | 'profile' | 'default';
@@ -30,25 +31,24 @@ interface Effective {
   settings: Entry[];
 }
 
-const ENV_OF: Partial<Record<ConfigKey, string>> = {
-  api_url: 'ILOVEIMG_API_URL',
-  public_key: 'ILOVEIMG_PUBLIC_KEY',
-  secret_key: 'ILOVEIMG_SECRET_KEY',
-  file_encryption_key: 'ILOVEIMG_FILE_ENCRYPTION_KEY',
+/** The variable and the flag that give a profile key's setting (src/account/global-options.ts). */
+const ENV_OF = (key: ConfigKey): string | undefined => optionOfKey(key)?.env;
+const FLAG_OF = (key: ConfigKey): string | undefined => {
+  const o = optionOfKey(key);
+  return o ? longFlag(o) : undefined;
 };
-const FLAG_OF: Partial<Record<ConfigKey, string>> = { api_url: '--api-url', public_key: '--public-key', secret_key: '--secret-key' };
 
 /** The settings in effect for a command run with the same flags and environment. */
 async function effective(ctx: AppContext, self: Command): Promise<Effective> {
-  const { resolveSettings } = await import('../lib/connection.js');
-  const { maskSecret, SECRET_KEYS } = await import('../lib/config.js');
+  const { resolveSettings } = await import('../account/connection.js');
+  const { maskSecret, SECRET_KEYS } = await import('../account/config.js');
   const { DEFAULT_API_URL } = await import('../api/client.js');
-  const { DEFAULT_CONCURRENCY } = await import('../lib/run-options.js');
+  const { DEFAULT_CONCURRENCY } = await import('../run/model.js');
   const flags = connectionFlags(self);
   const s = await resolveSettings(flags, ctx.env);
   const profileFrom = `profile ${s.profile.name}`;
   const fromSource = (key: ConfigKey, source: Source | undefined): string | null =>
-    source === 'flag' ? (FLAG_OF[key] ?? 'flag') : source === 'env' ? (ENV_OF[key] ?? 'environment') : source === 'profile' ? profileFrom : source === 'default' ? 'built-in default' : null;
+    source === 'flag' ? (FLAG_OF(key) ?? 'flag') : source === 'env' ? (ENV_OF(key) ?? 'environment') : source === 'profile' ? profileFrom : source === 'default' ? 'built-in default' : null;
 
   const haveKeys = Boolean(s.publicKey && s.secretKey);
   const embedded = Boolean(flags.local) || (!haveKeys && !s.apiUrl);
@@ -76,7 +76,7 @@ async function effective(ctx: AppContext, self: Command): Promise<Effective> {
 
 /** The profile `set`/`unset` change: --profile, ILOVEIMG_PROFILE, the current one, else `default`. */
 async function target(ctx: AppContext, self: Command) {
-  const { ProfileStore, checkProfileName } = await import('../lib/config.js');
+  const { ProfileStore, checkProfileName } = await import('../account/config.js');
   const g = self.optsWithGlobals();
   const store = await ProfileStore.open({ configDir: g.configDir, env: ctx.env });
   const name = checkProfileName(g.profile ?? (ctx.env.ILOVEIMG_PROFILE || undefined) ?? store.currentProfile ?? 'default');
@@ -153,7 +153,7 @@ export default function create(ctx: AppContext): Command {
     .argument('[value]', 'the value; for secret_key and file_encryption_key leave it out to be asked (or pipe it on stdin)')
     .action(async (key: ConfigKey, value: string | undefined, _opts: unknown, self: Command) => {
       const io = ioFor(ctx, self);
-      const { maskSecret, SECRET_KEYS, CONFIG_KEYS } = await import('../lib/config.js');
+      const { maskSecret, SECRET_KEYS, CONFIG_KEYS } = await import('../account/config.js');
       const secret = SECRET_KEYS.has(key);
       if (value === undefined) {
         if (!secret) throw new UsageError(`config set ${key} needs a value`, `Example: iloveimg config set ${key} ${key === 'concurrency' ? '4' : key === 'api_url' ? 'http://127.0.0.1:8080' : '<value>'}`);
@@ -169,7 +169,7 @@ export default function create(ctx: AppContext): Command {
       const shown = secret ? maskSecret(String(stored)) : stored;
       if (self.optsWithGlobals().json) io.json({ profile: name, key, value: shown, created_profile: !existed, config_file: store.file });
       else io.info(`${existed ? '' : `Created profile '${name}'. `}Set ${key} = ${shown} in profile '${name}'.`);
-      const over = ENV_OF[key];
+      const over = ENV_OF(key);
       if (over && ctx.env[over]) io.warn(`${over} is set in the environment: it takes precedence over the profile.`);
     });
 
@@ -179,7 +179,7 @@ export default function create(ctx: AppContext): Command {
     .addArgument(keyArg())
     .action(async (key: ConfigKey, _opts: unknown, self: Command) => {
       const io = ioFor(ctx, self);
-      const { CONFIG_KEYS } = await import('../lib/config.js');
+      const { CONFIG_KEYS } = await import('../account/config.js');
       const { store, name } = await target(ctx, self);
       const had = store.get(name)?.[CONFIG_KEYS[key]] !== undefined;
       if (had) {
@@ -196,7 +196,7 @@ export default function create(ctx: AppContext): Command {
     .action(async (_opts: unknown, self: Command) => {
       const io = ioFor(ctx, self);
       const { existsSync } = await import('node:fs');
-      const { ProfileStore } = await import('../lib/config.js');
+      const { ProfileStore } = await import('../account/config.js');
       const store = await ProfileStore.open({ configDir: self.optsWithGlobals().configDir, env: ctx.env });
       if (self.optsWithGlobals().json) io.json({ config_file: store.file, config_dir: store.dir, exists: existsSync(store.file) });
       else ctx.stdout.write(`${store.file}\n`);
@@ -226,7 +226,7 @@ Examples:
 }
 
 async function askSecret(ctx: AppContext, key: string): Promise<string> {
-  const { createPrompter, readAll } = await import('../lib/prompt.js');
+  const { createPrompter, readAll } = await import('../account/prompt.js');
   if (!(ctx.stdin as { isTTY?: boolean }).isTTY) {
     const v = (await readAll(ctx.stdin)).trim();
     if (!v) throw new UsageError(`config set ${key}: no value given and nothing on stdin`, `Pipe it: printf '%s' "$VALUE" | iloveimg config set ${key}`);

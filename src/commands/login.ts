@@ -34,7 +34,7 @@ Examples:
     .action(async (opts: { verify: boolean }, self: Command) => {
       const io = ioFor(ctx, self);
       const g = self.optsWithGlobals();
-      const { ProfileStore, checkProfileName, maskSecret } = await import('../lib/config.js');
+      const { ProfileStore, checkProfileName, maskSecret } = await import('../account/config.js');
       const name = checkProfileName(g.profile ?? (ctx.env.ILOVEIMG_PROFILE || undefined) ?? 'default');
       const store = await ProfileStore.open({ configDir: g.configDir, env: ctx.env });
       const apiUrlFlag = g.apiUrl === undefined ? undefined : checkApiUrl(g.apiUrl);
@@ -44,7 +44,7 @@ Examples:
       if (!publicKey || !secretKey) {
         const stdinTTY = Boolean((ctx.stdin as { isTTY?: boolean }).isTTY);
         if (stdinTTY) {
-          const { createPrompter } = await import('../lib/prompt.js');
+          const { createPrompter } = await import('../account/prompt.js');
           const prompter = createPrompter(ctx.stdin, ctx.stderr, ctx.signal);
           try {
             if (!publicKey) io.stderr.write(`Logging in to profile '${name}'. The keys are in your project on https://developer.iloveimg.com.\n`);
@@ -56,7 +56,7 @@ Examples:
             prompter.close();
           }
         } else if (publicKey) {
-          const { readAll } = await import('../lib/prompt.js');
+          const { readAll } = await import('../account/prompt.js');
           secretKey = clean((await readAll(ctx.stdin)).trim(), 'the secret key on stdin');
         }
         if (!publicKey || !secretKey) {
@@ -132,8 +132,8 @@ async function verify(
   io: import('../lib/io.js').IO,
   c: { apiUrl: string; publicKey: string; secretKey: string; configDir: string; timeout?: number; retries?: number },
 ): Promise<number> {
-  const { connect } = await import('../lib/connection.js');
-  const { ApiError } = await import('../api/errors.js');
+  const { connect } = await import('../account/connection.js');
+  const { ApiError, AuthenticationError, PermissionDeniedError } = await import('../api/errors.js');
   // Everything comes from these flags (an empty environment), so no saved profile or variable can
   // slip another key or server into the check.
   const conn = await connect(
@@ -146,7 +146,7 @@ async function verify(
     await conn.client.deleteTask(started).catch(() => undefined);
     return started.remainingFiles;
   } catch (e) {
-    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
+    if (e instanceof AuthenticationError || e instanceof PermissionDeniedError) {
       throw new AuthError(`${c.apiUrl} rejected these keys (HTTP ${e.status}: ${e.message}); nothing was saved`, 'Copy both keys of the same project from https://developer.iloveimg.com and run `iloveimg login` again.');
     }
     if (e instanceof ApiError) {

@@ -20,7 +20,7 @@ Examples:
     .action(async (_opts: unknown, self: Command) => {
       const io = ioFor(ctx, self);
       const g = self.optsWithGlobals();
-      const { ProfileStore } = await import('../lib/config.js');
+      const { ProfileStore } = await import('../account/config.js');
       const store = await ProfileStore.open({ configDir: g.configDir, env: ctx.env });
       const named = g.profile ?? (ctx.env.ILOVEIMG_PROFILE || undefined);
       const name: string = named ?? store.currentProfile ?? 'default';

@@ -8,7 +8,7 @@ import { ioFor, type AppContext } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
 
 async function openStore(ctx: AppContext, self: Command) {
-  const { ProfileStore } = await import('../lib/config.js');
+  const { ProfileStore } = await import('../account/config.js');
   return ProfileStore.open({ configDir: self.optsWithGlobals().configDir, env: ctx.env });
 }
 
@@ -22,7 +22,7 @@ export default function create(ctx: AppContext): Command {
     .option('--names', 'Print only the names, one a line (for scripts and shell completion)')
     .action(async (opts: { names?: boolean }, self: Command) => {
       const io = ioFor(ctx, self);
-      const { maskSecret } = await import('../lib/config.js');
+      const { maskSecret } = await import('../account/config.js');
       const store = await openStore(ctx, self);
       const names = store.names();
       const current = store.currentProfile && store.has(store.currentProfile) ? store.currentProfile : store.has('default') ? 'default' : undefined;

@@ -18,7 +18,7 @@ Examples:
     )
     .action(async (_opts: unknown, self: Command) => {
       const io = ioFor(ctx, self);
-      const { connect } = await import('../lib/connection.js');
+      const { connect } = await import('../account/connection.js');
       const conn = await connect(connectionFlags(self), { io, env: ctx.env, signal: ctx.signal });
       try {
         const info = await conn.client.info();

@@ -6,7 +6,7 @@
  * other way to learn it, and it dies with the server); a pair the user supplied is never printed.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { numberOption } from '../lib/number-option.js';
+import { numberOption } from '../flags/number-option.js';
 import type { AppContext } from '../lib/context.js';
 import { ioFor } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';

@@ -5,12 +5,12 @@
  */
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { TaskResource } from '../spec/wire.js';
-import { TASK_STATUSES, TOOLS } from '../spec/tools.js';
+import type { TaskResource } from '../protocol/wire.js';
+import { TASK_STATUSES, TOOLS } from '../protocol/tools.js';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
-import { CONFLICT_POLICIES, type ConflictPolicy } from '../lib/outputs.js';
+import { CONFLICT_POLICIES, type ConflictPolicy } from '../run/model.js';
 import { PartialFailureError } from '../lib/errors.js';
-import { numberOption } from '../lib/number-option.js';
+import { numberOption } from '../flags/number-option.js';
 import type { IO } from '../lib/io.js';
 import { formatBytes } from '../lib/io.js';
 import { cleanText } from '../lib/sanitize.js';
@@ -18,7 +18,7 @@ import { cleanText } from '../lib/sanitize.js';
 const REMOTE = '`iloveimg tasks`';
 
 async function withClient<T>(ctx: AppContext, cmd: Command, fn: (client: import('../api/client.js').IloveimgClient, io: IO) => Promise<T>): Promise<T> {
-  const { connect } = await import('../lib/connection.js');
+  const { connect } = await import('../account/connection.js');
   const io = ioFor(ctx, cmd);
   const conn = await connect(connectionFlags(cmd), { io, env: ctx.env, requireRemote: REMOTE });
   try {
@@ -106,7 +106,7 @@ export default function create(ctx: AppContext): Command {
     .addHelpText('after', '\nExamples:\n  $ iloveimg tasks wait <task> && iloveimg tasks download <task> -o out/\n')
     .action(async (id: string, opts, self: Command) =>
       withClient(ctx, self, async (client, io) => {
-        const { waitTask } = await import('../lib/batch.js');
+        const { waitTask } = await import('../api/task-loops.js');
         const first = await locate(client, id);
         const t = await waitTask(client, { task: id, server: first.server }, ctx.signal, opts.timeout * 1000);
         if (self.optsWithGlobals().json) io.json(t);
@@ -125,8 +125,8 @@ export default function create(ctx: AppContext): Command {
     .addHelpText('after', '\nExamples:\n  $ iloveimg tasks download <task> -o out/\n  $ iloveimg tasks download <task> --keep-zip\n')
     .action(async (id: string, opts, self: Command) =>
       withClient(ctx, self, async (client, io) => {
-        const { downloadTaskTo, taskOutputDir } = await import('../lib/task-download.js');
-        const { resultSizeOverride } = await import('../lib/result.js');
+        const { downloadTaskTo, taskOutputDir } = await import('../run/task-download.js');
+        const { resultSizeOverride } = await import('../run/result.js');
         const { limitsFor } = await import('../api/download-limits.js');
         const override = resultSizeOverride(ctx.env);
         const t = await locate(client, id);

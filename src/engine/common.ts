@@ -24,7 +24,7 @@ export function loadSharp(): Promise<SharpModule> {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Parameters. The server validates and coerces with src/spec/tools.ts; these readers only make the tools
+// Parameters. The server validates and coerces with src/protocol/tools.ts; these readers only make the tools
 // robust when called directly (tests, the CLI's offline mode) with wire-style strings or missing keys.
 
 export function paramString(params: ToolParams, key: string, fallback: string): string {

@@ -2,7 +2,7 @@
  * The engine's tool table. Importing it is cheap: no module of src/engine loads sharp at top level (each
  * tool loads it through common.ts `loadSharp()` when it runs), so the CLI's --help does not pay for it.
  */
-import type { ToolName } from '../spec/tools.js';
+import type { ToolName } from '../protocol/tools.js';
 import { tool as compressimage } from './compress.js';
 import { tool as convertimage } from './convert.js';
 import { tool as cropimage } from './crop.js';

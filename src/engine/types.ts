@@ -3,7 +3,7 @@
  * One file per tool in src/engine/, each exporting a `ToolImpl`. The operations know nothing of HTTP,
  * tasks or tokens: bytes and typed parameters in, bytes out, or an EngineError naming the file status.
  */
-import type { FileStatus } from '../spec/tools.js';
+import type { FileStatus } from '../protocol/tools.js';
 
 export interface EngineInput {
   /** The uploaded bytes (already decrypted, already reassembled from chunks). */
@@ -44,7 +44,7 @@ export class EngineError extends Error {
   }
 }
 
-/** Validated, typed parameters of one tool (the server coerces wire values with src/spec/tools.ts). */
+/** Validated, typed parameters of one tool (the server coerces wire values with src/protocol/tools.ts). */
 export type ToolParams = Record<string, unknown>;
 
 export interface ToolImpl {

@@ -6,7 +6,7 @@
  * - `font_size` is in points at 72 dpi, i.e. pixels of the em: 14 → a 14 px font, whatever the image size.
  * - Positive adjustments move the stamp right (horizontal) and down (vertical), by that percentage of the
  *   image's width or height; a stamp pushed past the edge is clipped, not pulled back.
- * - `rotation` turns the stamp counter-clockwise (spec/tools.ts), around its centre, before placing it.
+ * - `rotation` turns the stamp counter-clockwise (protocol/tools.ts), around its centre, before placing it.
  * - A stamp larger than the image (for mosaic: than a grid cell) is scaled down to fit, keeping its ratio.
  * - East/West are the same places as CenterEast/CenterWest.
  * - `transparency` is the opacity in percent (100 = opaque), applied to the stamp's alpha.
@@ -23,7 +23,7 @@
  */
 import { execFile } from 'node:child_process';
 import type { OverlayOptions } from 'sharp';
-import { ELEMENT_PARAMS } from '../spec/tools.js';
+import { ELEMENT_PARAMS } from '../protocol/tools.js';
 import { paramBoolean, paramNumber, paramString, processImage, toOutput, encoder, outputFormatFor, type SharpModule, type Source } from './common.js';
 import { EngineError, type EngineContext, type ToolImpl } from './types.js';
 

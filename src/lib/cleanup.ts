@@ -2,8 +2,7 @@
  * Work to do when the user insists on quitting (a second Ctrl-C): delete the remote tasks a run left
  * open and remove temporary files, within a short bound, before the entry point exits.
  */
-import { rmSync } from 'node:fs';
-import { removeTempFilesSync } from './outputs.js';
+import { rmSync, unlinkSync } from 'node:fs';
 
 const hooks = new Set<() => Promise<unknown>>();
 
@@ -11,6 +10,29 @@ const hooks = new Set<() => Promise<unknown>>();
 export function onHardExit(hook: () => Promise<unknown>): () => void {
   hooks.add(hook);
   return () => hooks.delete(hook);
+}
+
+/** Temporary files not yet committed (src/run/outputs.ts `tempFor`): removed on a hard exit. */
+const tempFiles = new Set<string>();
+
+/** Registers a temporary file beside a destination until it is committed or removed. */
+export function trackTempFile(file: string): void {
+  tempFiles.add(file);
+}
+
+export function untrackTempFile(file: string): void {
+  tempFiles.delete(file);
+}
+
+function removeTempFilesSync(): void {
+  for (const tmp of tempFiles) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already committed or never written */
+    }
+  }
+  tempFiles.clear();
 }
 
 const tempDirs = new Set<string>();

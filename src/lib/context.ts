@@ -33,7 +33,7 @@ export function ioFor(ctx: AppContext, cmd: Command): IO {
   });
 }
 
-/** The connection flags of the root program, for lib/connection.ts. */
+/** The connection flags of the root program, for src/account/connection.ts. */
 export function connectionFlags(cmd: Command) {
   const o = cmd.optsWithGlobals();
   return {

@@ -1,4 +1,8 @@
-/** Bounds how many async jobs run at once; `limit` may be lowered while running (repeated 429s). */
+/**
+ * Bounds how many async jobs run at once; `limit` may be lowered while running (repeated 429s).
+ * The server has its own (`src/server/limiter.ts`): it hands a freed slot straight to the next
+ * project in turn, which a limit lowered mid-run would break, so the two stay apart.
+ */
 export class Semaphore {
   private active = 0;
   private readonly waiting: (() => void)[] = [];

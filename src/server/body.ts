@@ -11,7 +11,7 @@ import busboy from 'busboy';
 import type { IncomingMessage } from 'node:http';
 import { unlink } from 'node:fs/promises';
 import { buildFields, jsonDepth, normalizeJson, type Fields } from './brackets.js';
-import { ApiError, badParam } from './errors.js';
+import { HttpError, badParam } from './errors.js';
 import { writeStream, type AtRestKey } from './storage.js';
 
 /** Deeper JSON is refused; the deepest legitimate body is `{"elements":[{…}]}`. */
@@ -58,12 +58,12 @@ export async function parseBody(req: IncomingMessage, query: URLSearchParams, op
   return { fields: Object.assign(fields, body.fields), file: body.file };
 }
 
-function tooLarge(limit: number): ApiError {
-  return new ApiError(400, `The request body is larger than ${limit} bytes`);
+function tooLarge(limit: number): HttpError {
+  return new HttpError(400, `The request body is larger than ${limit} bytes`);
 }
 
-function aborted(): ApiError {
-  return new ApiError(400, 'The request was aborted');
+function aborted(): HttpError {
+  return new HttpError(400, 'The request was aborted');
 }
 
 function declaredLength(req: IncomingMessage): number {
@@ -94,15 +94,15 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
 }
 
 export function parseJson(text: string): Fields {
-  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new ApiError(400, `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new HttpError(400, `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ApiError(400, 'The request body is not valid JSON');
+    throw new HttpError(400, 'The request body is not valid JSON');
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ApiError(400, 'The JSON body must be an object');
+    throw new HttpError(400, 'The JSON body must be an object');
   }
   return normalizeJson(value) as Fields;
 }
@@ -111,7 +111,7 @@ export function parseUrlEncoded(text: string): Fields {
   const params = new URLSearchParams(text);
   let count = 0;
   for (const _ of params.keys()) {
-    if (++count > MAX_FIELDS) throw new ApiError(400, `More than ${MAX_FIELDS} fields in the request body`);
+    if (++count > MAX_FIELDS) throw new HttpError(400, `More than ${MAX_FIELDS} fields in the request body`);
   }
   return buildFields(params);
 }
@@ -120,7 +120,7 @@ function parseMultipart(req: IncomingMessage, opts: BodyOptions): Promise<Parsed
   const upload = opts.upload;
   // Past this the client is not sending a file we could accept, whatever the parts: stop reading.
   const hardCap = (upload?.maxBytes ?? 0) + opts.maxFormBytes;
-  const overCap = (): ApiError =>
+  const overCap = (): HttpError =>
     upload ? badParam('file', `The file is larger than the maximum upload size of ${upload.maxBytes} bytes`) : tooLarge(hardCap);
   if (declaredLength(req) > hardCap) return Promise.reject(overCap());
 
@@ -133,16 +133,16 @@ function parseMultipart(req: IncomingMessage, opts: BodyOptions): Promise<Parsed
       limits: { files: upload ? 1 : 0, fileSize: upload?.maxBytes, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES, parts: MAX_FIELDS + 1 },
     });
   } catch {
-    return Promise.reject(new ApiError(400, 'Malformed multipart/form-data request'));
+    return Promise.reject(new HttpError(400, 'Malformed multipart/form-data request'));
   }
 
   const pairs: [string, string][] = [];
   let file: FilePart | undefined;
   let writing: Promise<void> = Promise.resolve();
-  let failure: ApiError | undefined;
+  let failure: HttpError | undefined;
 
   bb.on('field', (name, value, info) => {
-    if (info.valueTruncated) failure ??= new ApiError(400, `The field ${name.slice(0, 80)} is longer than ${MAX_FIELD_BYTES} bytes`);
+    if (info.valueTruncated) failure ??= new HttpError(400, `The field ${name.slice(0, 80)} is longer than ${MAX_FIELD_BYTES} bytes`);
     pairs.push([name, value]);
   });
   bb.on('file', (name, stream, info) => {
@@ -161,14 +161,14 @@ function parseMultipart(req: IncomingMessage, opts: BodyOptions): Promise<Parsed
     });
   });
   const tooMany = (): void => {
-    failure ??= new ApiError(400, `More than ${MAX_FIELDS} fields in the request body`);
+    failure ??= new HttpError(400, `More than ${MAX_FIELDS} fields in the request body`);
   };
   bb.on('fieldsLimit', tooMany);
   bb.on('partsLimit', tooMany);
 
   return new Promise<ParsedBody>((resolve, reject) => {
     let settled = false;
-    const fail = (err: ApiError): void => {
+    const fail = (err: HttpError): void => {
       if (settled) return;
       settled = true;
       req.unpipe(bb);
@@ -187,7 +187,7 @@ function parseMultipart(req: IncomingMessage, opts: BodyOptions): Promise<Parsed
     req.on('close', () => {
       if (!req.complete) fail(aborted());
     });
-    bb.on('error', (err: Error) => fail(new ApiError(400, `Malformed multipart/form-data request: ${err.message}`)));
+    bb.on('error', (err: Error) => fail(new HttpError(400, `Malformed multipart/form-data request: ${err.message}`)));
     bb.on('close', () => {
       writing.then(
         () => {
@@ -196,14 +196,14 @@ function parseMultipart(req: IncomingMessage, opts: BodyOptions): Promise<Parsed
           try {
             fields = buildFields(pairs);
           } catch (err) {
-            return fail(err as ApiError);
+            return fail(err as HttpError);
           }
           if (!settled) {
             settled = true;
             resolve({ fields, file });
           }
         },
-        (err: Error) => fail(new ApiError(400, `The upload could not be stored: ${err.message}`)),
+        (err: Error) => fail(new HttpError(400, `The upload could not be stored: ${err.message}`)),
       );
     });
     req.pipe(bb);

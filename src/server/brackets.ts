@@ -9,7 +9,7 @@
  * Hostile input is the norm here: indexes are never used as array positions (`a[999999999]=x` must not
  * allocate a sparse array), nesting is capped, and prototype keys are dropped.
  */
-import { ApiError } from './errors.js';
+import { HttpError } from './errors.js';
 
 export type Fields = Record<string, unknown>;
 
@@ -55,7 +55,7 @@ export function buildFields(pairs: Iterable<readonly [string, string]>): Fields 
     const segments = splitKey(rawKey);
     if (segments[0] === '' || segments.some((s) => UNSAFE_KEYS.has(s))) continue;
     if (segments.length > MAX_FIELD_DEPTH) {
-      throw new ApiError(400, `Field name nested too deeply: ${rawKey.slice(0, 80)}`);
+      throw new HttpError(400, `Field name nested too deeply: ${rawKey.slice(0, 80)}`);
     }
     let container = root;
     for (const segment of segments.slice(0, -1)) {

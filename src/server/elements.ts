@@ -5,7 +5,7 @@
  * accepted and reported as a task warning when they carry anything but the library's neutral default.
  * The mapping and its evidence: docs/protocol.md §11, "Watermark element fields".
  */
-import { ParamError, coerceParam, type ParamSpec } from '../spec/tools.js';
+import { ParamError, coerceParam, type ParamSpec } from '../protocol/tools.js';
 import type { Fields } from './brackets.js';
 
 const int = (name: string, min: number, max: number): ParamSpec => ({ name, type: 'integer', min, max, description: '' });

@@ -6,7 +6,7 @@
  * reads on 401. Handlers throw these; the router turns them into responses, so no handler writes an error
  * body by hand.
  */
-import type { ErrorBody, ErrorType, UnauthorizedBody } from '../spec/wire.js';
+import type { ErrorBody, ErrorType, UnauthorizedBody } from '../protocol/wire.js';
 
 export type ErrorParam = Record<string, unknown> | unknown[];
 
@@ -15,7 +15,7 @@ export type ErrorParam = Record<string, unknown> | unknown[];
  * does not know which endpoint it serves: the router then fills in the endpoint's own type
  * (UploadError on /upload, ProcessingError on /process, …), which is what the clients key on.
  */
-export class ApiError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -24,7 +24,7 @@ export class ApiError extends Error {
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
-    this.name = 'ApiError';
+    this.name = 'HttpError';
   }
 
   toBody(fallbackType: ErrorType): ErrorBody {
@@ -35,13 +35,13 @@ export class ApiError extends Error {
 }
 
 /** A 400 carrying a field → messages map, the shape PHP and .NET read the first message from. */
-export function badParam(name: string, message: string, type?: ErrorType): ApiError {
-  return new ApiError(400, message, { [name]: [message] }, type);
+export function badParam(name: string, message: string, type?: ErrorType): HttpError {
+  return new HttpError(400, message, { [name]: [message] }, type);
 }
 
 /** Every task lookup that fails — unknown, expired, deleted or another project's — looks the same. */
-export function taskNotFound(): ApiError {
-  return new ApiError(404, 'Task not found', undefined, 'TaskNotFound');
+export function taskNotFound(): HttpError {
+  return new HttpError(404, 'Task not found', undefined, 'TaskNotFound');
 }
 
 /** A 401 in the framework shape; `message` is what the clients show the user. */

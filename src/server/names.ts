@@ -6,7 +6,7 @@
  * file names are only ever shown back (output names, zip entries) after `sanitizeFilename`.
  */
 import { randomBytes } from 'node:crypto';
-import { toolByName } from '../spec/tools.js';
+import { toolByName } from '../protocol/tools.js';
 
 /** Task ids: 40 lowercase hex characters, valid as a path segment by construction. */
 export function newTaskId(): string {

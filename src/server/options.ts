@@ -2,7 +2,7 @@
  * The engine server's options, their defaults, and the records it exposes to its caller.
  */
 import { randomBytes } from 'node:crypto';
-import type { ToolName } from '../spec/tools.js';
+import type { ToolName } from '../protocol/tools.js';
 import type { ToolImpl } from '../engine/types.js';
 import type { FaultOptions } from './faults.js';
 

@@ -1,5 +1,5 @@
 /**
- * Validation of a /process body against the shared tool table (src/spec/tools.ts), so the server and
+ * Validation of a /process body against the shared tool table (src/protocol/tools.ts), so the server and
  * the CLI can never disagree about a parameter's name, type or range.
  *
  * Tolerant as the clients require (docs/protocol.md §3.4, §4): unknown fields are ignored, null and ''
@@ -21,10 +21,10 @@ import {
   toolByName,
   type ParamSpec,
   type ToolName,
-} from '../spec/tools.js';
+} from '../protocol/tools.js';
 import type { Fields } from './brackets.js';
 import { normaliseElement } from './elements.js';
-import { ApiError } from './errors.js';
+import { HttpError } from './errors.js';
 
 export const MAX_FILES_PER_TASK = 10_000;
 
@@ -85,7 +85,7 @@ class Problems {
   }
 
   throwIfAny(): void {
-    if (Object.keys(this.byParam).length > 0) throw new ApiError(400, PROCESSING_MESSAGE, this.byParam, 'ProcessingError');
+    if (Object.keys(this.byParam).length > 0) throw new HttpError(400, PROCESSING_MESSAGE, this.byParam, 'ProcessingError');
   }
 }
 

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
-import { TASK_STATUSES, TOOL_NAMES } from '../spec/tools.js';
+import { TASK_STATUSES, TOOL_NAMES } from '../protocol/tools.js';
 import { looksLikeId } from './names.js';
 import type { ServerLogger } from './options.js';
 import { ENCRYPTION_OVERHEAD } from './storage.js';

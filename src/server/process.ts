@@ -11,8 +11,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EngineError, type EngineContext, type EngineInput, type EngineOutput, type ToolImpl } from '../engine/types.js';
-import type { FileStatus, TaskStatus } from '../spec/tools.js';
-import type { ProcessResponse, TaskFile } from '../spec/wire.js';
+import type { FileStatus, TaskStatus } from '../protocol/tools.js';
+import type { ProcessResponse, TaskFile } from '../protocol/wire.js';
 import type { ServerContext } from './context.js';
 import {
   defaultPackageBase,

@@ -8,13 +8,13 @@
  */
 import { unlink } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ErrorType } from '../spec/wire.js';
-import { COMMON_PARAMS, coerceParam } from '../spec/tools.js';
+import type { ErrorType } from '../protocol/wire.js';
+import { COMMON_PARAMS, coerceParam } from '../protocol/tools.js';
 import { tokenOf, verifyToken, type AuthContext } from './auth.js';
 import { parseBody, type ParsedBody } from './body.js';
 import type { Fields } from './brackets.js';
 import type { Call, ServerContext } from './context.js';
-import { ApiError, UnauthorizedError } from './errors.js';
+import { HttpError, UnauthorizedError } from './errors.js';
 import { prepareEarlyAnswer, sendJson } from './http.js';
 import type { RecordedRequest } from './options.js';
 import { auth, info, start } from './routes/account.js';
@@ -62,7 +62,7 @@ interface Match {
 /** The route for a request, `405` when the path exists for other methods, `404` otherwise. */
 function match(method: string, pathname: string): Match {
   const segments = pathname.replace(/\/+$/, '').split('/').slice(1);
-  if (segments[0] !== 'v1') throw new ApiError(404, `No such endpoint: ${pathname}`, undefined, 'NotFound');
+  if (segments[0] !== 'v1') throw new HttpError(404, `No such endpoint: ${pathname}`, undefined, 'NotFound');
   const rest = segments.slice(1);
   const wanted = method === 'HEAD' ? 'GET' : method;
   const allowed = new Set<string>();
@@ -83,9 +83,9 @@ function match(method: string, pathname: string): Match {
     route.methods.forEach((m) => allowed.add(m));
   }
   if (allowed.size > 0) {
-    throw new ApiError(405, `${method} is not allowed on ${pathname}`, undefined, 'MethodNotAllowed', { Allow: [...allowed].join(', ') });
+    throw new HttpError(405, `${method} is not allowed on ${pathname}`, undefined, 'MethodNotAllowed', { Allow: [...allowed].join(', ') });
   }
-  throw new ApiError(404, `No such endpoint: ${method} ${pathname}`, undefined, 'NotFound');
+  throw new HttpError(404, `No such endpoint: ${method} ${pathname}`, undefined, 'NotFound');
 }
 
 const DEBUG = COMMON_PARAMS.find((p) => p.name === 'debug')!;
@@ -121,7 +121,7 @@ function applyRateLimit(ctx: ServerContext, res: ServerResponse, who: AuthContex
   if (!ctx.rateLimiter || !who) return;
   const decision = ctx.rateLimiter.hit(who.project.publicKey);
   for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
-  if (!decision.allowed) throw new ApiError(429, 'Too Many Requests', undefined, 'TooManyRequests');
+  if (!decision.allowed) throw new HttpError(429, 'Too Many Requests', undefined, 'TooManyRequests');
 }
 
 function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, err: unknown, type: ErrorType): void {
@@ -132,7 +132,7 @@ function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerResponse
   }
   prepareEarlyAnswer(req, res);
   if (err instanceof UnauthorizedError) sendJson(res, 401, err.toBody(), { 'WWW-Authenticate': 'Bearer' });
-  else if (err instanceof ApiError) sendJson(res, err.status, err.toBody(type), err.headers);
+  else if (err instanceof HttpError) sendJson(res, err.status, err.toBody(type), err.headers);
   else {
     ctx.logger('error', `${req.method} ${req.url} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     sendJson(res, 500, { error: { type: 'ServerError', message: 'Something on our end went wrong. Please try again later.', code: 500 } });

@@ -15,8 +15,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FileStatus, TaskStatus, ToolName } from '../spec/tools.js';
-import type { TaskFile, TaskResource } from '../spec/wire.js';
+import type { FileStatus, TaskStatus, ToolName } from '../protocol/tools.js';
+import type { TaskFile, TaskResource } from '../protocol/wire.js';
 import { looksLikeId, newTaskId } from './names.js';
 import type { ServerLogger } from './options.js';
 import { RECORD_NAME, RecordWriter, loadTasks } from './persist.js';

@@ -5,8 +5,8 @@
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { CONFIG_KEY_NAMES, maskSecret, ProfileStore } from '../../src/lib/config.js';
-import { loadProfileSettings, readStoredConfig } from '../../src/lib/profile-settings.js';
+import { CONFIG_KEY_NAMES, maskSecret, ProfileStore } from '../../src/account/config.js';
+import { loadProfileSettings, readStoredConfig } from '../../src/account/profile-settings.js';
 import { buildProgram } from '../../src/cli.js';
 import { expectNoSecretIn, fakeTerminal, printed, removeDir, runCli, secretKey, tempDir } from './helpers.js';
 

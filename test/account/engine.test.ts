@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/server/index.js';
 import type { RunningServer } from '../../src/server/index.js';
-import { readStoredConfig } from '../../src/lib/profile-settings.js';
+import { readStoredConfig } from '../../src/account/profile-settings.js';
 import { expectNoSecretIn, printed, publicKey, removeDir, runCli, secretKey, tempDir } from './helpers.js';
 import { fixture } from '../helpers/fixtures.js';
 

@@ -5,8 +5,8 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProfileStore, maskSecret } from '../../src/lib/config.js';
-import { resolveSettings, type ConnectionFlags } from '../../src/lib/connection.js';
+import { ProfileStore, maskSecret } from '../../src/account/config.js';
+import { resolveSettings, type ConnectionFlags } from '../../src/account/connection.js';
 import { expectNoSecretIn, printed, removeDir, runCli, secretKey, tempDir } from './helpers.js';
 
 const S = { flag: secretKey(), env: secretKey(), picked: secretKey(), current: secretKey(), deflt: secretKey() };

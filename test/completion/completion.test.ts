@@ -12,10 +12,10 @@ import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli.js';
-import { COMPLETION_FILES, generate, SHELLS } from '../../src/lib/completion/index.js';
-import { allCommands, buildModel } from '../../src/lib/completion/model.js';
-import { ProfileStore } from '../../src/lib/config.js';
-import { COMMON_PARAMS, CONVERT_TARGETS, ELEMENT_PARAMS, FILE_PARAMS, FONT_STYLES, ROTATIONS, TOOLS, UPSCALE_MULTIPLIERS, flagName } from '../../src/spec/tools.js';
+import { COMPLETION_FILES, generate, SHELLS } from '../../src/completion/index.js';
+import { allCommands, buildModel } from '../../src/completion/model.js';
+import { ProfileStore } from '../../src/account/config.js';
+import { COMMON_PARAMS, CONVERT_TARGETS, ELEMENT_PARAMS, FILE_PARAMS, FONT_STYLES, ROTATIONS, TOOLS, UPSCALE_MULTIPLIERS, flagName } from '../../src/protocol/tools.js';
 import { removeDir, runCli, tempDir } from '../account/helpers.js';
 
 const run = promisify(execFile);

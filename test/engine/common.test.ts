@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ENGINE_TOOLS } from '../../src/engine/index.js';
-import { TOOL_NAMES } from '../../src/spec/tools.js';
+import { TOOL_NAMES } from '../../src/protocol/tools.js';
 import { context, corpus, decode, failure, input, means, solid } from './helpers.js';
 
 const rotate = ENGINE_TOOLS.rotateimage;

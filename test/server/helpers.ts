@@ -8,7 +8,7 @@ import { FIXTURES } from '../helpers/fixtures.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../src/server/index.js';
 import type { EngineTools, ProjectKeys } from '../../src/server/options.js';
 import type { ToolImpl } from '../../src/engine/types.js';
-import { TOOL_NAMES } from '../../src/spec/tools.js';
+import { TOOL_NAMES } from '../../src/protocol/tools.js';
 
 export const CORPUS_DIR = FIXTURES + '/';
 

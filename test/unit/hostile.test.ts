@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limitsFor, parseSize } from '../../src/api/download-limits.js';
 import { safeFileName } from '../../src/lib/safe-name.js';
 import { addSecret, cleanText, redact } from '../../src/lib/sanitize.js';
-import { extractEntry, listZip } from '../../src/lib/unzip-bounded.js';
+import { extractEntry, listZip } from '../../src/run/unzip-bounded.js';
 import { zipBomb } from '../helpers/bombs.js';
 
 let dir: string;

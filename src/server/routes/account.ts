@@ -1,9 +1,9 @@
 /** Start-server endpoints: `/auth`, `/start/{tool}[/{region}]`, `/info`. */
-import { TOOL_NAMES, resolveToolName } from '../../spec/tools.js';
-import type { AuthResponse, InfoResponse, StartResponse } from '../../spec/wire.js';
+import { TOOL_NAMES, resolveToolName } from '../../protocol/tools.js';
+import type { AuthResponse, InfoResponse, StartResponse } from '../../protocol/wire.js';
 import { issueToken } from '../auth.js';
 import type { Call, ServerContext } from '../context.js';
-import { ApiError, UnauthorizedError } from '../errors.js';
+import { HttpError, UnauthorizedError } from '../errors.js';
 import { sendJson } from '../http.js';
 import { checkOpenTasks, text } from './shared.js';
 
@@ -24,16 +24,16 @@ export async function start(ctx: ServerContext, call: Call): Promise<void> {
   // Short names (`compress`) are what the official libraries send; the task keeps the API's slug.
   const tool = resolveToolName(call.params.tool);
   if (!tool) {
-    throw new ApiError(400, `Unknown tool: ${call.params.tool}`, { tool: [`tool must be one of ${TOOL_NAMES.join(', ')}`] });
+    throw new HttpError(400, `Unknown tool: ${call.params.tool}`, { tool: [`tool must be one of ${TOOL_NAMES.join(', ')}`] });
   }
   call.entry.tool = tool;
   if (region !== undefined && !REGIONS.includes(region)) {
-    throw new ApiError(400, `Unknown region: ${region}`, { region: [`region must be one of ${REGIONS.join(', ')}`] });
+    throw new HttpError(400, `Unknown region: ${region}`, { region: [`region must be one of ${REGIONS.join(', ')}`] });
   }
   const project = call.auth!.project.publicKey;
   checkOpenTasks(ctx, project);
   const remaining = ctx.store.remaining(project);
-  if (remaining <= 0) throw new ApiError(400, 'No remaining files in this project', { remaining_files: ['0'] });
+  if (remaining <= 0) throw new HttpError(400, 'No remaining files in this project', { remaining_files: ['0'] });
   const task = await ctx.store.create(project, tool);
   call.entry.task = task.id;
   const body: StartResponse = { server: ctx.publicHost, task: task.id, remaining_files: remaining };

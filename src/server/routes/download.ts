@@ -5,7 +5,7 @@
  */
 import { pipeline } from 'node:stream/promises';
 import type { Call, ServerContext } from '../context.js';
-import { ApiError } from '../errors.js';
+import { HttpError } from '../errors.js';
 import { contentDisposition, mediaType } from '../names.js';
 import { openStream } from '../storage.js';
 import { checkedKey, keyForTask, requireTask, text } from './shared.js';
@@ -13,10 +13,10 @@ import { checkedKey, keyForTask, requireTask, text } from './shared.js';
 export async function download(ctx: ServerContext, call: Call): Promise<void> {
   const task = requireTask(ctx, call, call.params.task);
   if (task.status === 'TaskWaiting' || task.status === 'TaskProcessing') {
-    throw new ApiError(400, "We can't serve the download: the task has not been processed yet", { task: [task.status] });
+    throw new HttpError(400, "We can't serve the download: the task has not been processed yet", { task: [task.status] });
   }
   const file = task.download;
-  if (!file) throw new ApiError(400, "We can't serve the download: the task has no output", { task: [task.status] });
+  if (!file) throw new HttpError(400, "We can't serve the download: the task has no output", { task: [task.status] });
 
   const given = text(call.fields.file_encryption_key);
   const key = keyForTask(task, given !== undefined ? checkedKey(given) : call.claimKey, file.encrypted);

@@ -4,7 +4,7 @@
  * resource there when done.
  */
 import type { Call, ServerContext } from '../context.js';
-import { ApiError, badParam, taskNotFound } from '../errors.js';
+import { HttpError, badParam, taskNotFound } from '../errors.js';
 import { sendJson } from '../http.js';
 import { parseProcessRequest } from '../params.js';
 import { failedFiles, processResponse, processTask } from '../process.js';
@@ -72,10 +72,10 @@ export async function processRoute(ctx: ServerContext, call: Call): Promise<void
   const outcome = await job;
   if (!ctx.store.has(task)) throw taskNotFound();
   if (outcome.wrongPassword) {
-    throw new ApiError(400, 'A file needs a password: the task is still waiting', outcome.wrongPassword, 'ProcessingError');
+    throw new HttpError(400, 'A file needs a password: the task is still waiting', outcome.wrongPassword, 'ProcessingError');
   }
   if (outcome.status === 'TaskError') {
-    throw new ApiError(400, `The task failed: ${task.statusMessage || 'no file could be processed'}`, failedFiles(task), 'ProcessingError');
+    throw new HttpError(400, `The task failed: ${task.statusMessage || 'no file could be processed'}`, failedFiles(task), 'ProcessingError');
   }
   sendJson(call.res, 200, processResponse(task));
 }

@@ -1,7 +1,7 @@
 /** Helpers the route handlers share: task lookup, field access, the task's encryption key. */
-import { ParamError, checkEncryptionKey, coerceParam } from '../../spec/tools.js';
+import { ParamError, checkEncryptionKey, coerceParam } from '../../protocol/tools.js';
 import type { Call, ServerContext } from '../context.js';
-import { ApiError, badParam, taskNotFound } from '../errors.js';
+import { HttpError, badParam, taskNotFound } from '../errors.js';
 import { atRestKey, type AtRestKey } from '../storage.js';
 import type { Task } from '../store.js';
 
@@ -34,7 +34,7 @@ export function integerField(value: unknown, name: string, min?: number, max?: n
 export function checkOpenTasks(ctx: ServerContext, project: string): void {
   const open = ctx.store.openTasks(project);
   if (open >= ctx.limits.maxOpenTasks) {
-    throw new ApiError(400, `Too many open tasks (${open}): process or delete some before starting new ones`, {
+    throw new HttpError(400, `Too many open tasks (${open}): process or delete some before starting new ones`, {
       task: [`At most ${ctx.limits.maxOpenTasks} tasks may be open at once`],
     });
   }

@@ -5,8 +5,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { link, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TOOL_NAMES, resolveToolName } from '../../spec/tools.js';
-import type { NextTaskResponse, TaskResource } from '../../spec/wire.js';
+import { TOOL_NAMES, resolveToolName } from '../../protocol/tools.js';
+import type { NextTaskResponse, TaskResource } from '../../protocol/wire.js';
 import type { Call, ServerContext } from '../context.js';
 import { UnauthorizedError, badParam } from '../errors.js';
 import { sendJson } from '../http.js';

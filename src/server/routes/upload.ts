@@ -11,10 +11,10 @@
 import { rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { UploadResponse } from '../../spec/wire.js';
+import type { UploadResponse } from '../../protocol/wire.js';
 import type { FilePart } from '../body.js';
 import type { Call, ServerContext } from '../context.js';
-import { ApiError, badParam, taskNotFound } from '../errors.js';
+import { HttpError, badParam, taskNotFound } from '../errors.js';
 import { sendJson } from '../http.js';
 import { newServerFilename } from '../names.js';
 import { readBuffer, writeStream, type AtRestKey } from '../storage.js';
@@ -131,7 +131,7 @@ async function storeChunk(
   else if (chunk === chunks - 1) {
     const missing = [];
     for (let i = 0; i < chunks && missing.length < 20; i++) if (!state.received.has(i)) missing.push(i);
-    throw new ApiError(400, `The last chunk of ${filename} arrived but earlier chunks are missing`, {
+    throw new HttpError(400, `The last chunk of ${filename} arrived but earlier chunks are missing`, {
       chunk: [`Missing chunks: ${missing.join(', ')}${missing.length === 20 ? ', …' : ''}`],
     });
   }

@@ -3,11 +3,11 @@
  * people (stderr), or exactly one JSON document (`--json`) / one event per line (`--ndjson`) on stdout
  * for scripts. The human and JSON views are built from the same FileReport objects.
  */
-import { formatBytes, type IO } from './io.js';
-import { NOT_STARTED, type BatchEvents, type FileReport, type Stage } from './batch.js';
+import { formatBytes, type IO } from '../lib/io.js';
+import { NOT_STARTED } from './batch.js';
+import type { BatchEvents, FileReport, OutputMode, Stage } from './model.js';
 import type { InputItem } from './inputs.js';
 
-export type OutputMode = 'human' | 'json' | 'ndjson';
 
 export interface Summary {
   total: number;

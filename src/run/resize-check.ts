@@ -4,7 +4,7 @@
  * image writes it unchanged in size. The result is still written; the file gets a warning naming the
  * sizes and the flag that allows enlarging. Only the headers are read (sharp, loaded on first use).
  */
-import type { PipelineStep } from './batch.js';
+import type { PipelineStep } from './model.js';
 import type { InputItem } from './inputs.js';
 
 /** `output` is the path of the downloaded result. */

@@ -4,19 +4,18 @@
  * pipeline, report, and turn the outcome into an error the entry point maps to an exit code.
  */
 import path from 'node:path';
-import type { PipelineStep, FileReport } from './batch.js';
+import { DEFAULT_CONCURRENCY, type FileReport, type Job, type PipelineStep, type RunOptions } from './model.js';
 import { partition, runBatch, Throttle } from './batch.js';
-import { connect, resolveSettings, type ConnectionFlags } from './connection.js';
-import { AuthError, CliError, PartialFailureError, UsageError, InterruptedError, StrictWarningsError } from './errors.js';
+import { connect, resolveSettings, type ConnectionFlags } from '../account/connection.js';
+import { AuthError, CliError, PartialFailureError, UsageError, InterruptedError, StrictWarningsError } from '../lib/errors.js';
 import { resolveInputs, type InputItem } from './inputs.js';
-import { exists, planOutputs, type PlannedOutput } from './outputs.js';
+import { exists, OutputExistsError, planOutputs, type PlannedOutput } from './outputs.js';
 import { createReporter, summarize, type RunReport } from './report.js';
 import { Journal, pipelineSignature } from './journal.js';
 import { resultSizeOverride } from './result.js';
-import { DEFAULT_CONCURRENCY, type RunOptions } from './run-options.js';
-import type { IO } from './io.js';
-import { toolByName, type ToolSpec } from '../spec/tools.js';
-import { ApiError } from '../api/errors.js';
+import type { IO } from '../lib/io.js';
+import { toolByName, type ToolSpec } from '../protocol/tools.js';
+import { AuthenticationError, RateLimitError } from '../api/errors.js';
 import { processBody } from '../api/params.js';
 import { resizeCheck } from './resize-check.js';
 import { checkFlags, doneEarlier, ownOutputs, unwritable } from './preflight.js';
@@ -85,7 +84,8 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     rejected.push(...own.skipped);
     items = own.keep.map((i) => items[i]);
   }
-  let plans = plan(items, job, joined, cwd);
+  const plans = plan(items, job, joined, cwd);
+  let jobs: Job[] = items.map((item, i) => ({ item, plan: plans[i] }));
   if (!run.dryRun) {
     // Every destination can be written, before the first upload: a bad -o/-O stops the run; a
     // directory beside some inputs fails those files.
@@ -93,46 +93,46 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     if (bad.size && (run.outputDir !== undefined || run.output !== undefined)) {
       throw new CliError([...bad.values()][0], 'Nothing was sent. Choose a directory you can write to (-o DIR).');
     }
-    const keep = plans.map((p, i) => i).filter((i) => !bad.has(path.dirname(plans[i].dest)));
-    for (const i of plans.keys()) {
-      const why = bad.get(path.dirname(plans[i].dest));
-      if (why) rejected.push({ input: items[i].display, status: 'failed', inputBytes: items[i].size, error: { type: 'OutputNotWritable', message: why } });
+    for (const { item, plan: p } of jobs) {
+      const why = bad.get(path.dirname(p.dest));
+      if (why) rejected.push({ input: item.display, status: 'failed', inputBytes: item.size, error: { type: 'OutputNotWritable', message: why } });
     }
-    items = keep.map((i) => items[i]);
-    plans = keep.map((i) => plans[i]);
-    if (items.length === 0) return finishEarly(ctx, job, rejected, started);
+    jobs = jobs.filter((j) => !bad.has(path.dirname(j.plan.dest)));
+    if (jobs.length === 0) return finishEarly(ctx, job, rejected, started);
   }
 
   // Work an earlier run finished (--resume, --skip-unchanged), then destinations that exist already:
   // both decided per file before any upload (one never sinks the batch).
   const journal = run.outputDir || run.resume || run.skipUnchanged ? await Journal.open(path.resolve(cwd, run.outputDir ?? '.'), pipelineSignature(job.steps)) : undefined;
   if (journal && (run.resume || run.skipUnchanged) && !joined) {
-    const left: number[] = [];
-    for (let i = 0; i < items.length; i++) {
-      const done = await doneEarlier(journal, items[i], plans[i], { resume: run.resume, skipUnchanged: run.skipUnchanged, onConflict: run.onConflict, cwd });
+    const left: Job[] = [];
+    for (const j of jobs) {
+      const done = await doneEarlier(journal, j.item, j.plan, { resume: run.resume, skipUnchanged: run.skipUnchanged, onConflict: run.onConflict, cwd });
       if (done) rejected.push(done);
-      else left.push(i);
+      else left.push(j);
     }
-    items = left.map((i) => items[i]);
-    plans = left.map((i) => plans[i]);
+    jobs = left;
   }
-  const keep: number[] = [];
-  for (let i = 0; i < items.length; i++) {
-    const dest = plans[i].dest;
+  const keep: Job[] = [];
+  for (const [i, j] of jobs.entries()) {
+    const { item, plan: { dest } } = j;
     if (dest !== '-' && !run.inPlace && run.onConflict !== 'overwrite' && run.onConflict !== 'rename' && (!joined || i === 0) && (await exists(dest))) {
       const shown = path.relative(cwd, dest) || dest;
-      if (run.onConflict === 'skip') rejected.push({ input: items[i].display, status: 'skipped', inputBytes: items[i].size, output: shown, note: 'destination exists (--on-conflict skip)' });
-      else rejected.push({ input: items[i].display, status: 'failed', inputBytes: items[i].size, error: { type: 'OutputExists', message: `${shown} already exists; ${run.outputDir && !run.resume ? 'pass --resume to skip what an earlier run finished, or ' : 'pass '}--on-conflict overwrite|rename|skip, or choose another --output-dir` } });
+      if (run.onConflict === 'skip') rejected.push({ input: item.display, status: 'skipped', inputBytes: item.size, output: shown, note: 'destination exists (--on-conflict skip)' });
+      else {
+        const e = new OutputExistsError(shown, Boolean(run.outputDir && !run.resume));
+        rejected.push({ input: item.display, status: 'failed', inputBytes: item.size, error: { type: e.type, message: e.message } });
+      }
       if (joined) return finishEarly(ctx, job, rejected, started);
       continue;
     }
-    keep.push(i);
+    keep.push(j);
   }
-  items = keep.map((i) => items[i]);
-  const keptPlans = keep.map((i) => plans[i]);
+  jobs = keep;
 
-  if (run.dryRun) return dryRun(ctx, job, items, keptPlans, rejected, started);
-  if (items.length === 0) return finishEarly(ctx, job, rejected, started);
+  if (run.dryRun) return dryRun(ctx, job, jobs, rejected, started);
+  if (jobs.length === 0) return finishEarly(ctx, job, rejected, started);
+  items = jobs.map((j) => j.item);
 
   const throttle = new Throttle();
   let reporter: Awaited<ReturnType<typeof createReporter>> | undefined;
@@ -142,7 +142,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     settings,
     requireRemote: run.noWait ? '--no-wait' : undefined,
     onRetry: ({ step, attempt, error, delayMs }) => {
-      if (error.status === 429) throttle.rateLimited();
+      if (error instanceof RateLimitError) throttle.rateLimited();
       // Visible on a terminal (the bar's state), as a line with -v: a long wait is never silent.
       const text = `retrying ${step} (attempt ${attempt + 1}/${conn.client.retryPolicy.retries + 1}) in ${(delayMs / 1000).toFixed(1)} s: ${error.message}`;
       if (io.verbose) io.info(text);
@@ -167,7 +167,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
   }
   try {
     if (run.apiDebug) return await apiDebug(ctx, job, conn.client);
-    const result = await runBatch(conn.client, items, keptPlans, {
+    const result = await runBatch(conn.client, jobs, {
       steps: job.steps,
       concurrency: run.concurrency,
       failFast: run.failFast,
@@ -219,7 +219,7 @@ export async function runTool(ctx: RunContext, job: ToolRun): Promise<RunReport>
     if (warned > 0 && run.strict) throw new StrictWarningsError(`${warned} of ${report.summary.total} files were written with warnings (--strict)`);
     return report;
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401) throw new AuthError(`the API refused the keys: ${e.message}`, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');
+    if (e instanceof AuthenticationError) throw new AuthError(`the API refused the keys: ${e.message}`, 'Check your keys (`iloveimg config list`), or run `iloveimg login`.');
     throw e;
   } finally {
     reporter.close();
@@ -257,12 +257,12 @@ async function finishEarly(ctx: RunContext, job: ToolRun, files: FileReport[], s
 }
 
 /** `--dry-run`: the plan, with no request and no engine. */
-function dryRun(ctx: RunContext, job: ToolRun, items: InputItem[], plans: PlannedOutput[], rejected: FileReport[], started: number): RunReport {
+function dryRun(ctx: RunContext, job: ToolRun, jobs: Job[], rejected: FileReport[], started: number): RunReport {
   const { io } = ctx;
-  const groups = partition(items.length, job.run.concurrency ?? DEFAULT_CONCURRENCY).length;
+  const groups = partition(jobs.length, job.run.concurrency ?? DEFAULT_CONCURRENCY).length;
   const files: FileReport[] = [
     ...rejected,
-    ...items.map((it, i): FileReport => ({ input: it.display, output: plans[i].dest === '-' ? '<stdout>' : path.relative(ctx.cwd, plans[i].dest) || plans[i].dest, status: 'skipped', inputBytes: it.size, note: 'dry run' })),
+    ...jobs.map(({ item: it, plan: p }): FileReport => ({ input: it.display, output: p.dest === '-' ? '<stdout>' : path.relative(ctx.cwd, p.dest) || p.dest, status: 'skipped', inputBytes: it.size, note: 'dry run' })),
   ];
   const report: RunReport = {
     tool: job.spec.command,
@@ -273,7 +273,7 @@ function dryRun(ctx: RunContext, job: ToolRun, items: InputItem[], plans: Planne
   if (job.run.mode === 'json') io.json({ ...report, dryRun: true, tasks: groups * job.steps.length });
   else {
     for (const f of files) io.error(f.note === 'dry run' ? `${f.input} → ${f.output}` : `${f.status === 'failed' ? '✗' : '-'} ${f.input}: ${f.error?.message ?? f.note}`);
-    io.error(`dry run: ${items.length} file(s) would be sent in ${groups} task(s) × ${job.steps.length} step(s); nothing was sent`);
+    io.error(`dry run: ${jobs.length} file(s) would be sent in ${groups} task(s) × ${job.steps.length} step(s); nothing was sent`);
   }
   return report;
 }

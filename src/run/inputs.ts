@@ -12,7 +12,7 @@
  */
 import { lstat, open, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError } from '../lib/errors.js';
 
 export type InputKind = 'file' | 'url' | 'stdin';
 

@@ -1,5 +1,5 @@
 /**
- * Turns the parameter table (src/spec/tools.ts) into commander options and reads them back as typed
+ * Turns the parameter table (src/protocol/tools.ts) into commander options and reads them back as typed
  * API parameters. Values are validated as they are parsed, so a bad value is a usage error (exit 2)
  * naming the flag and the allowed values before anything is uploaded.
  *
@@ -8,11 +8,21 @@
  * `--enlarge-if-smaller` / `--no-enlarge-if-smaller`, so the flag reads the way the API means it.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { coerceParam, flagName, ParamError, type ParamSpec } from '../spec/tools.js';
+import { coerceParam, flagName, ParamError, type ParamSpec } from '../protocol/tools.js';
 
 /** The commander attribute name commander derives from a flag (`compression-level` → `compressionLevel`). */
 export function attrName(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * The flag of a boolean parameter, without `--`, and whether it reads inverted: `no_enlarge_if_smaller`
+ * is `--enlarge-if-smaller` (false) / `--no-enlarge-if-smaller` (true). Used for flags, their reading
+ * and `chain --file` steps alike.
+ */
+export function booleanFlag(name: string): { flag: string; inverted: boolean } {
+  const inverted = name.startsWith('no_');
+  return { flag: flagName(inverted ? name.slice(3) : name), inverted };
 }
 
 function describe(spec: ParamSpec): string {
@@ -27,8 +37,7 @@ function describe(spec: ParamSpec): string {
 export function addParamOptions(cmd: Command, params: readonly ParamSpec[]): void {
   for (const spec of params) {
     if (spec.type === 'boolean') {
-      const inverted = spec.name.startsWith('no_');
-      const flag = flagName(inverted ? spec.name.slice(3) : spec.name);
+      const { flag, inverted } = booleanFlag(spec.name);
       const on = spec.default === true ? !inverted : inverted;
       // Both spellings, so scripts can be explicit either way; help marks the API's default.
       cmd.addOption(new Option(`--${flag}`, `${spec.description}${on ? ' (default)' : ''}`));
@@ -61,8 +70,8 @@ export function readParams(cmd: Command, params: readonly ParamSpec[]): Record<s
   const opts = cmd.opts();
   const out: Record<string, unknown> = {};
   for (const spec of params) {
-    const inverted = spec.type === 'boolean' && spec.name.startsWith('no_');
-    const key = attrName(flagName(inverted ? spec.name.slice(3) : spec.name));
+    const { flag, inverted } = spec.type === 'boolean' ? booleanFlag(spec.name) : { flag: flagName(spec.name), inverted: false };
+    const key = attrName(flag);
     const source = cmd.getOptionValueSource(key);
     if (source !== 'cli' && source !== 'env') continue;
     const value = opts[key];

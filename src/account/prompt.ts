@@ -7,7 +7,7 @@
  */
 import readline from 'node:readline';
 import { Writable } from 'node:stream';
-import { InterruptedError, UsageError } from './errors.js';
+import { InterruptedError, UsageError } from '../lib/errors.js';
 
 export interface Prompter {
   ask(question: string, opts?: { secret?: boolean }): Promise<string>;

@@ -9,10 +9,11 @@
 import { mkdir, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import { IloveimgClient, DEFAULT_API_URL, type ClientOptions } from '../api/client.js';
-import type { IO } from './io.js';
-import { AuthError } from './errors.js';
+import type { IO } from '../lib/io.js';
+import { AuthError } from '../lib/errors.js';
 import { selectProfile, type ProfileSource } from './profile-settings.js';
-import { addSecret } from './sanitize.js';
+import { addSecret } from '../lib/sanitize.js';
+import { GLOBAL_OPTIONS, longFlag, type GlobalOption } from './global-options.js';
 
 export interface ConnectionFlags {
   apiUrl?: string;
@@ -70,17 +71,18 @@ export async function resolveSettings(flags: ConnectionFlags, env: NodeJS.Proces
   const selected = await selectProfile({ profile: flags.profile, configDir: flags.configDir, env });
   const profile = selected.settings;
   const sources: ResolvedSettings['sources'] = {};
-  const pick = (name: string, flag: string | undefined, envName: string, fromProfile: string | undefined) => {
-    if (flag) return (sources[name] = 'flag'), flag;
+  const pick = (name: Credential) => {
+    const envName = optionOf(name).env!;
+    if (flags[name]) return (sources[name] = 'flag'), flags[name];
     if (env[envName]) return (sources[name] = 'env'), env[envName];
-    if (fromProfile) return (sources[name] = 'profile'), fromProfile;
+    if (profile?.[name]) return (sources[name] = 'profile'), profile[name];
     return undefined;
   };
   return {
-    apiUrl: pick('apiUrl', flags.apiUrl, 'ILOVEIMG_API_URL', profile?.apiUrl),
-    publicKey: pick('publicKey', flags.publicKey, 'ILOVEIMG_PUBLIC_KEY', profile?.publicKey),
-    secretKey: pick('secretKey', flags.secretKey, 'ILOVEIMG_SECRET_KEY', profile?.secretKey),
-    fileEncryptionKey: pick('fileEncryptionKey', flags.fileEncryptionKey, 'ILOVEIMG_FILE_ENCRYPTION_KEY', profile?.fileEncryptionKey),
+    apiUrl: pick('apiUrl'),
+    publicKey: pick('publicKey'),
+    secretKey: pick('secretKey'),
+    fileEncryptionKey: pick('fileEncryptionKey'),
     sources,
     outputDir: profile?.outputDir,
     concurrency: profile?.concurrency,
@@ -131,7 +133,7 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
   const { mkdtemp, rm } = await import('node:fs/promises');
   const { tmpdir, totalmem } = await import('node:os');
   const { join } = await import('node:path');
-  const { trackTempDir } = await import('./cleanup.js');
+  const { trackTempDir } = await import('../lib/cleanup.js');
   const dataDir = await mkdtemp(join(tmpdir(), 'iloveimg-engine-'));
   const untrack = trackTempDir(dataDir);
   // The user's own files: the decode-memory cap is half the machine's memory, not serve's 1000 MB.
@@ -171,7 +173,13 @@ async function engineNotice(io: IO, dir: string): Promise<void> {
 
 /** "the profile 'work'", "ILOVEIMG_API_URL", "--api-url": where a setting came from, for messages. */
 function sourceName(s: ResolvedSettings, key: 'apiUrl' | 'publicKey' | 'secretKey'): string {
-  const names = { apiUrl: ['--api-url', 'ILOVEIMG_API_URL'], publicKey: ['--public-key', 'ILOVEIMG_PUBLIC_KEY'], secretKey: ['--secret-key', 'ILOVEIMG_SECRET_KEY'] }[key];
   const src = s.sources[key];
-  return src === 'flag' ? names[0] : src === 'env' ? names[1] : `the profile '${s.profile.name}' (${s.profile.file})`;
+  return src === 'flag' ? longFlag(optionOf(key))! : src === 'env' ? optionOf(key).env! : `the profile '${s.profile.name}' (${s.profile.file})`;
+}
+
+/** The settings a flag, a variable or a profile can give. */
+type Credential = 'apiUrl' | 'publicKey' | 'secretKey' | 'fileEncryptionKey';
+
+function optionOf(prop: Credential): GlobalOption {
+  return GLOBAL_OPTIONS.find((o) => o.prop === prop)!;
 }

@@ -11,14 +11,14 @@
  *   never leaves a partial file; `error` and `rename` use link() so even a race never clobbers a file.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, unlinkSync } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import { chmod, chown, link, mkdir, realpath, rename, stat, unlink, writeFile, copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError } from '../lib/errors.js';
+import { trackTempFile, untrackTempFile } from '../lib/cleanup.js';
 import type { InputItem } from './inputs.js';
+import type { ConflictPolicy } from './model.js';
 
-export type ConflictPolicy = 'error' | 'skip' | 'overwrite' | 'rename';
-export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['error', 'skip', 'overwrite', 'rename'];
 
 export interface OutputOptions {
   outputDir?: string;
@@ -140,6 +140,17 @@ export class ConflictError extends Error {
 }
 
 /**
+ * The one message of a destination that exists under `--on-conflict error`, whether found before the
+ * upload or at the write; `resume` adds the `--resume` hint (an `-o DIR` run without it).
+ */
+export class OutputExistsError extends Error {
+  readonly type = 'OutputExists';
+  constructor(shown: string, resume = false) {
+    super(`${shown} already exists; ${resume ? 'pass --resume to skip what an earlier run finished, or ' : 'pass '}--on-conflict overwrite|rename|skip, or choose another --output-dir`);
+  }
+}
+
+/**
  * Moves the finished temporary file `tmp` to `dest` under the conflict policy and returns where it
  * went, or undefined when the policy said skip. Never leaves `tmp` behind.
  */
@@ -164,7 +175,7 @@ export async function commitFile(tmp: string, dest: string, policy: ConflictPoli
     throw new ConflictError(dest);
   } finally {
     await unlink(tmp).catch(() => undefined);
-    liveTemps.delete(tmp);
+    untrackTempFile(tmp);
   }
 }
 
@@ -173,9 +184,6 @@ function numbered(dest: string, n: number): string {
   const ext = path.extname(dest);
   return `${dest.slice(0, dest.length - ext.length)} (${n})${ext}`;
 }
-
-/** Temporary files not yet committed: removed by `removeTempFilesSync` on a hard exit (second Ctrl-C). */
-const liveTemps = new Set<string>();
 
 /**
  * A temporary path beside `dest`, on the same file system so the final rename is atomic. Its name
@@ -186,19 +194,9 @@ export async function tempFor(dest: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const base = Buffer.byteLength(path.basename(dest)) > 200 ? 'iloveimg' : path.basename(dest);
   const tmp = path.join(dir, `.${base}.${randomBytes(6).toString('hex')}.iloveimg-tmp`);
-  liveTemps.add(tmp);
+  // Removed on a hard exit (second Ctrl-C) unless committed first.
+  trackTempFile(tmp);
   return tmp;
-}
-
-export function removeTempFilesSync(): void {
-  for (const tmp of liveTemps) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already committed or never written */
-    }
-  }
-  liveTemps.clear();
 }
 
 /**

@@ -1,11 +1,11 @@
 /**
  * What the shell completions know, read from the real program: the commander tree (commands, aliases,
- * options, arguments) joined with the parameter table of src/spec/tools.ts (the allowed values of the
+ * options, arguments) joined with the parameter table of src/protocol/tools.ts (the allowed values of the
  * tools' enum parameters, which commander only sees as parse functions). The generators for each
  * shell only render this model, so no script can offer a flag or a value the program does not take.
  */
 import type { Argument, Command, Option } from 'commander';
-import { COMMON_PARAMS, ELEMENT_PARAMS, FILE_PARAMS, flagName, toolByCommand, type ParamSpec } from '../../spec/tools.js';
+import { COMMON_PARAMS, ELEMENT_PARAMS, FILE_PARAMS, flagName, toolByCommand, type ParamSpec } from '../protocol/tools.js';
 
 /** What a value is completed with. */
 export type ValueKind =

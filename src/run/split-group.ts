@@ -13,7 +13,7 @@
 import type { IloveimgClient, TaskRef } from '../api/client.js';
 import { ApiError, ConnectionError } from '../api/errors.js';
 import { retryDelay } from '../api/retry.js';
-import type { ToolName } from '../spec/tools.js';
+import type { ToolName } from '../protocol/tools.js';
 
 export function splittable(e: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted || !(e instanceof ApiError)) return false;

@@ -4,39 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { numberOption } from './number-option.js';
-import { CONFLICT_POLICIES, type ConflictPolicy } from './outputs.js';
-import type { OutputMode } from './report.js';
-
-export const DEFAULT_CONCURRENCY = 6;
-
-export interface RunOptions {
-  outputDir?: string;
-  output?: string;
-  flat: boolean;
-  inPlace: boolean;
-  onConflict: ConflictPolicy;
-  recursive: boolean;
-  filesFrom: string[];
-  /** Unset when not given: the profile's default applies, then DEFAULT_CONCURRENCY (see run-tool.ts). */
-  concurrency?: number;
-  failFast: boolean;
-  /** Exit 5 when a file was written with warnings. */
-  strict: boolean;
-  dryRun: boolean;
-  noWait: boolean;
-  apiDebug: boolean;
-  then: string[];
-  resume: boolean;
-  skipUnchanged: boolean;
-  minSavings?: { percent?: number; bytes?: number };
-  /** The suffix of results written beside their inputs (default: the tool's, `-compressed`). */
-  suffix?: string;
-  /** The file name template of results (README "Outputs"). */
-  name?: string;
-  /** Give each result its input's modification time. */
-  keepDates: boolean;
-  mode: OutputMode;
-}
+import { CONFLICT_POLICIES, DEFAULT_CONCURRENCY, type ConflictPolicy, type RunOptions } from '../run/model.js';
 
 /** `10%`, `50KB`, `2000` (bytes) → {percent} or {bytes}. */
 export function parseSavings(raw: string): { percent?: number; bytes?: number } {

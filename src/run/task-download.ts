@@ -9,9 +9,10 @@
 import type { IloveimgClient, TaskRef } from '../api/client.js';
 import type { DownloadLimits } from '../api/download-limits.js';
 import { fetchResult } from './result.js';
-import { copyAtomic, type ConflictPolicy } from './outputs.js';
-import { safeFileName, UnsafeDestinationError } from './safe-name.js';
-import { cleanText } from './sanitize.js';
+import { copyAtomic } from './outputs.js';
+import type { ConflictPolicy } from './model.js';
+import { safeFileName, UnsafeDestinationError } from '../lib/safe-name.js';
+import { cleanText } from '../lib/sanitize.js';
 import { lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { PipelineStep } from './batch.js';
+import type { PipelineStep } from './model.js';
 import type { InputItem } from './inputs.js';
 
 export const JOURNAL_FILE = '.iloveimg-journal.ndjson';

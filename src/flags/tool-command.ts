@@ -4,14 +4,14 @@
  * action that loads the batch machinery only when the command actually runs.
  */
 import { Command } from 'commander';
-import { toolByCommand } from '../spec/tools.js';
-import { connectionFlags, ioFor, type AppContext } from './context.js';
+import { toolByCommand } from '../protocol/tools.js';
+import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { addRunOptions, readRunOptions } from './run-options.js';
 import { addToolOptions, parseStep, readStep } from './tool-params.js';
 
 export function createToolCommand(ctx: AppContext, name: string): Command {
   const spec = toolByCommand(name);
-  if (!spec) throw new Error(`no tool named ${name} in src/spec/tools.ts`);
+  if (!spec) throw new Error(`no tool named ${name} in src/protocol/tools.ts`);
   const cmd = new Command(spec.command)
     .description(spec.summary)
     .argument('[inputs...]', 'image files, globs (quoted or not), directories with -r, http(s) URLs, or - for stdin');
@@ -19,7 +19,7 @@ export function createToolCommand(ctx: AppContext, name: string): Command {
   addRunOptions(cmd, { savings: spec.tool === 'compressimage', then: true });
   cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
   cmd.action(async (inputs: string[], _opts: unknown, self: Command) => {
-    const { runTool } = await import('./run-tool.js');
+    const { runTool } = await import('../run/run-tool.js');
     const first = await readStep(self, spec, ctx.cwd);
     const run = readRunOptions(self);
     // A webhook makes the server answer at once: the results are fetched later, like --no-wait.

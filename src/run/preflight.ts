@@ -8,13 +8,12 @@
  * - flags that contradict each other, and `-` on a terminal, are usage errors at once.
  */
 import path from 'node:path';
-import type { FileReport } from './batch.js';
+import type { ConflictPolicy, FileReport, RunOptions } from './model.js';
 import type { InputItem } from './inputs.js';
-import { checkWritableDir, ConflictError, copyAtomic, withExt, type ConflictPolicy, type PlannedOutput } from './outputs.js';
+import { checkWritableDir, ConflictError, copyAtomic, withExt, type PlannedOutput } from './outputs.js';
 import type { Journal } from './journal.js';
-import type { IO } from './io.js';
-import type { RunOptions } from './run-options.js';
-import { UsageError } from './errors.js';
+import type { IO } from '../lib/io.js';
+import { UsageError } from '../lib/errors.js';
 
 /**
  * Splits off the inputs named `{stem}-{suffix}.{ext}` that sit beside another input `{stem}.*`: the

@@ -11,7 +11,7 @@
  */
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError } from '../lib/errors.js';
 import { CONFIG_FILE, configDir, readStoredConfig, type ProfileSettings, type StoredConfig } from './profile-settings.js';
 
 export const FILE_MODE = 0o600;

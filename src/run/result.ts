@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { IloveimgClient, TaskRef } from '../api/client.js';
 import { NotAnImageError, parseSize, ResultTooLargeError, type DownloadLimits } from '../api/download-limits.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../lib/errors.js';
 import { ApiError } from '../api/errors.js';
-import { trackTempDir } from './cleanup.js';
+import { trackTempDir } from '../lib/cleanup.js';
 import { sniff } from './inputs.js';
 import { extractEntry, listZip } from './unzip-bounded.js';
 

@@ -7,8 +7,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { ELEMENT_PARAMS, checkColor, coerceParam, ParamError, type ParamSpec } from '../spec/tools.js';
-import { UsageError } from './errors.js';
+import { ELEMENT_PARAMS, checkColor, coerceParam, ParamError, type ParamSpec } from '../protocol/tools.js';
+import { UsageError } from '../lib/errors.js';
 import { addParamOptions, readParams } from './tool-flags.js';
 
 /** Element keys settable as flags: everything but `type`, `text` and `image`, which the flags imply. */

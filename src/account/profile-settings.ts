@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError } from '../lib/errors.js';
 
 export interface ProfileSettings {
   apiUrl?: string;

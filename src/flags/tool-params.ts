@@ -4,10 +4,10 @@
  * `chain`, so a step means the same wherever it is written.
  */
 import { Command } from 'commander';
-import { COMMON_PARAMS, FILE_PARAMS, TOOLS, checkEncryptionKey, toolByCommand, toolByName, ParamError, type ToolSpec } from '../spec/tools.js';
+import { COMMON_PARAMS, FILE_PARAMS, TOOLS, checkEncryptionKey, toolByCommand, toolByName, ParamError, type ToolSpec } from '../protocol/tools.js';
 import { didYouMean } from './suggest.js';
-import type { PipelineStep } from './batch.js';
-import { UsageError } from './errors.js';
+import type { PipelineStep } from '../run/model.js';
+import { UsageError } from '../lib/errors.js';
 import { addParamOptions, readParams } from './tool-flags.js';
 import { buildWatermarkElements, addWatermarkOptions } from './watermark-flags.js';
 
