@@ -107,16 +107,17 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
   });
 
   const haveKeys = Boolean(s.publicKey && s.secretKey);
-  const someKey = Boolean(s.publicKey || s.secretKey);
+  const embedded = runsEmbedded(s, flags.local);
   // No key at all: the embedded engine (README "Configuration"), even when an api_url is left over
   // (a profile after `logout`, ILOVEIMG_API_URL); say where it came from and what to do about it.
-  if (!flags.local && !someKey && s.apiUrl && opts.requireRemote === undefined) {
+  if (embedded && !flags.local && s.apiUrl && opts.requireRemote === undefined) {
     opts.io.warn(`api_url ${s.apiUrl} (from ${sourceName(s, 'apiUrl')}) is not used: no keys are configured, so the embedded engine runs. Run \`iloveimg login\` to use that server${s.sources.apiUrl === 'profile' ? ', or `iloveimg config unset api_url`' : ''}.`);
-  } else if (!flags.local && (haveKeys || s.apiUrl)) {
+  } else if (!embedded) {
     if (!haveKeys) {
-      const have = s.publicKey ? 'publicKey' : s.secretKey ? 'secretKey' : undefined;
+      // Not embedded, so one key is there: name the missing one and where the other came from.
+      const have = s.publicKey ? 'publicKey' : 'secretKey';
       throw new AuthError(
-        `${s.apiUrl} needs a key pair: ${have ? `the ${have === 'publicKey' ? 'secret' : 'public'} key is missing (the ${have === 'publicKey' ? 'public' : 'secret'} key comes from ${sourceName(s, have)})` : `no keys are configured (the URL comes from ${sourceName(s, 'apiUrl')})`}`,
+        `${s.apiUrl ?? DEFAULT_API_URL} needs a key pair: the ${have === 'publicKey' ? 'secret' : 'public'} key is missing (the ${have === 'publicKey' ? 'public' : 'secret'} key comes from ${sourceName(s, have)})`,
         'Set ILOVEIMG_PUBLIC_KEY and ILOVEIMG_SECRET_KEY, pass --public-key/--secret-key, or run `iloveimg login`.',
       );
     }
@@ -152,6 +153,15 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
     untrack();
   };
   return { client, embedded: true, apiUrl: server.url, close };
+}
+
+/**
+ * The one rule for which server a run talks to (README "Configuration"), shared with `config list`: the
+ * embedded engine with `--local` or when no key at all is configured (a left-over api_url included);
+ * otherwise the configured server, where a lone key without its pair is an error.
+ */
+export function runsEmbedded(s: { publicKey?: string; secretKey?: string }, local?: boolean): boolean {
+  return Boolean(local) || !(s.publicKey || s.secretKey);
 }
 
 /**

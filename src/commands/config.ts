@@ -50,8 +50,8 @@ async function effective(ctx: AppContext, self: Command): Promise<Effective> {
   const fromSource = (key: ConfigKey, source: Source | undefined): string | null =>
     source === 'flag' ? (FLAG_OF(key) ?? 'flag') : source === 'env' ? (ENV_OF(key) ?? 'environment') : source === 'profile' ? profileFrom : source === 'default' ? 'built-in default' : null;
 
-  const haveKeys = Boolean(s.publicKey && s.secretKey);
-  const embedded = Boolean(flags.local) || (!haveKeys && !s.apiUrl);
+  const { runsEmbedded } = await import('../account/connection.js');
+  const embedded = runsEmbedded(s, flags.local);
   const entry = (key: ConfigKey, raw: string | number | undefined, source: Source | undefined): Entry => ({
     key,
     value: raw === undefined ? null : SECRET_KEYS.has(key) ? maskSecret(String(raw)) : raw,

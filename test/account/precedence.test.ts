@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProfileStore, maskSecret } from '../../src/account/config.js';
 import { resolveSettings, type ConnectionFlags } from '../../src/account/connection.js';
 import { expectNoSecretIn, printed, removeDir, runCli, secretKey, tempDir } from './helpers.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const S = { flag: secretKey(), env: secretKey(), picked: secretKey(), current: secretKey(), deflt: secretKey() };
 const URL_ = { flag: 'http://127.0.0.1:1001', env: 'http://127.0.0.1:1002', picked: 'http://127.0.0.1:1003', current: 'http://127.0.0.1:1004', deflt: 'http://127.0.0.1:1005' };
@@ -142,6 +143,21 @@ describe('config list --json shows each value with its source', () => {
     const doc = JSON.parse((await runCli(['config', 'list', '--json'], { env: { ILOVEIMG_CONFIG_DIR: empty, ILOVEIMG_PUBLIC_KEY: 'pk', ILOVEIMG_SECRET_KEY: S.env } })).stdout);
     expect(sourceOf(doc, 'api_url')).toMatchObject({ value: 'https://api.iloveimg.com', source: 'default' });
     expect(doc.server).toEqual({ embedded: false, url: 'https://api.iloveimg.com' });
+  });
+
+  it('an API URL without keys: the embedded engine, as a run does (one rule for both)', async () => {
+    const doc = JSON.parse((await runCli(['config', 'list', '--json'], { env: { ILOVEIMG_CONFIG_DIR: empty, ILOVEIMG_API_URL: 'http://127.0.0.1:1009' } })).stdout);
+    expect(sourceOf(doc, 'api_url')).toMatchObject({ value: 'http://127.0.0.1:1009', source: 'env' });
+    expect(doc.server).toEqual({ embedded: true, url: null });
+  });
+
+  it('one key without its pair: config list names the server, and a run exits 4 naming the missing key', async () => {
+    const env = { ILOVEIMG_CONFIG_DIR: empty, ILOVEIMG_PUBLIC_KEY: 'pk_lonely' };
+    const doc = JSON.parse((await runCli(['config', 'list', '--json'], { env })).stdout);
+    expect(doc.server).toEqual({ embedded: false, url: 'https://api.iloveimg.com' });
+    const r = await runCli(['compress', fixture('tiff-video-001-150x103.tiff'), '-o', path.join(empty, 'out')], { env });
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain('https://api.iloveimg.com needs a key pair: the secret key is missing (the public key comes from ILOVEIMG_PUBLIC_KEY)');
   });
 
   it('a missing selected profile is a usage error', async () => {
