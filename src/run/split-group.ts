@@ -14,19 +14,13 @@ import type { IloveimgClient, TaskRef } from '../api/client.js';
 import { ApiError, ConnectionError } from '../api/errors.js';
 import { retryDelay } from '../api/retry.js';
 import type { ToolName } from '../protocol/tools.js';
+import { stem } from './member.js';
 
 export function splittable(e: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted || !(e instanceof ApiError)) return false;
   if (e.step === 'start' || e.step === 'auth' || e.step === 'download') return false;
   if (e instanceof ConnectionError) return e.step !== 'upload';
   return e.status >= 500 || (e.status >= 400 && ![401, 403, 429].includes(e.status));
-}
-
-/** The stem of a file name, as the batch matches outputs to inputs. */
-function stemOf(name: string): string {
-  const base = name.replace(/\\/g, '/').split('/').pop() ?? name;
-  const dot = base.lastIndexOf('.');
-  return (dot > 0 ? base.slice(0, dot) : base).toLowerCase();
 }
 
 /**
@@ -62,7 +56,7 @@ async function findChild(client: IloveimgClient, ref: TaskRef, tool: ToolName | 
       !known.has(t.task) &&
       t.task !== ref.task &&
       (t.files ?? [])
-        .map((f) => stemOf(f.filename))
+        .map((f) => stem(f.filename))
         .sort()
         .join('\n') === want,
   );

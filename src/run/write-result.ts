@@ -3,6 +3,7 @@
  * input, and write it atomically where the plan says — or keep the original when compress did not save
  * enough (`--min-savings`). Every file is reported once, ok, skipped or failed.
  */
+import type { Stats } from 'node:fs';
 import { readFile, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { IloveimgClient, TaskRef } from '../api/client.js';
@@ -74,6 +75,7 @@ function matchOutputs(members: Member[], outputs: ResultFile[], joined?: boolean
 
 async function writeOne(m: Member, out: ResultFile, sink: ResultSink, task: string, write: (dest: string) => Promise<string | undefined>, joinedRest = false): Promise<void> {
   const { opts, report } = sink;
+  const shown = (p: string) => displayPath(p, opts.cwd ?? process.cwd());
   const fmt = sniff(out.head);
   let dest = m.plan.dest;
   // -O names exactly that file (README "Outputs"); otherwise the extension follows the real format.
@@ -91,16 +93,13 @@ async function writeOne(m: Member, out: ResultFile, sink: ResultSink, task: stri
         if (e instanceof ConflictError) return undefined;
         throw e;
       });
-      if (written) note += ` (copied to ${displayPath(written, opts.cwd ?? process.cwd())})`;
-      if (written && opts.keepDates) {
-        const st = await stat(m.item.source);
-        await utimes(written, st.atime, st.mtime);
-      }
+      if (written) note += ` (copied to ${shown(written)})`;
+      if (written) await carryDates(written, await datesOf(m, opts));
     } else if (dest === '-' && m.item.data) {
       opts.stdout?.write(m.item.data);
     }
     opts.events?.onStage?.(m.item, 'done');
-    report({ ...base, status: 'skipped', output: written ? displayPath(written, opts.cwd ?? process.cwd()) : undefined, outputBytes: m.inputBytes, note });
+    report({ ...base, status: 'skipped', output: written ? shown(written) : undefined, outputBytes: m.inputBytes, note });
     return;
   }
   if (dest === '-') {
@@ -114,19 +113,27 @@ async function writeOne(m: Member, out: ResultFile, sink: ResultSink, task: stri
   const checked = (await opts.checkResult?.(m.item, out.path).catch(() => [])) ?? [];
   if (checked.length) Object.assign(base, { warnings: [...m.warnings, ...checked] });
   try {
-    // Read before writing: in place, the input is the destination.
-    const dates = opts.keepDates && m.item.kind === 'file' ? await stat(m.item.source) : undefined;
+    const dates = await datesOf(m, opts);
     const written = await write(dest);
-    if (written && dates) await utimes(written, dates.atime, dates.mtime);
+    if (written) await carryDates(written, dates);
     m.done = true;
     opts.events?.onStage?.(m.item, 'done');
-    if (written === undefined) report({ ...base, status: 'skipped', output: displayPath(dest, opts.cwd ?? process.cwd()), note: 'destination exists (--on-conflict skip)' });
-    else if (joinedRest) report({ ...base, status: 'ok', output: displayPath(written, opts.cwd ?? process.cwd()), outputBytes: 0, note: 'joined into the same file; its size is counted once' });
-    else report({ ...base, status: 'ok', output: displayPath(written, opts.cwd ?? process.cwd()), outputBytes: out.bytes });
+    if (written === undefined) report({ ...base, status: 'skipped', output: shown(dest), note: 'destination exists (--on-conflict skip)' });
+    else if (joinedRest) report({ ...base, status: 'ok', output: shown(written), outputBytes: 0, note: 'joined into the same file; its size is counted once' });
+    else report({ ...base, status: 'ok', output: shown(written), outputBytes: out.bytes });
   } catch (e) {
-    if (e instanceof ConflictError) throw new OutputExistsError(displayPath(dest, opts.cwd ?? process.cwd()));
+    if (e instanceof ConflictError) throw new OutputExistsError(shown(dest));
     throw e;
   }
+}
+
+/** The input's times, for --keep-dates (read before writing: in place, the input is the destination). */
+async function datesOf(m: Member, opts: BatchOptions): Promise<Stats | undefined> {
+  return opts.keepDates && m.item.kind === 'file' ? stat(m.item.source) : undefined;
+}
+
+async function carryDates(written: string, dates: Stats | undefined): Promise<void> {
+  if (dates) await utimes(written, dates.atime, dates.mtime);
 }
 
 /** Why a compressed result was not kept, with the numbers: what it saved against what was asked. */
