@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerContext } from './context.js';
 import { FaultInjector, formatFaults } from './faults.js';
-import { Semaphore } from './limiter.js';
+import { Semaphore } from '../concurrency/semaphore.js';
 import { DecodeBudget } from './decode-budget.js';
 import { resolveOptions, type EngineTools, type RecordedRequest, type RunningServer, type ServeOptions } from './options.js';
 import { RateLimiter } from './ratelimit.js';
