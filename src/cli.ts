@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ApiError, AuthenticationError } from './api/errors.js';
-import { GLOBAL_OPTIONS, longFlag, type GlobalOption } from './account/global-options.js';
+import { GLOBAL_OPTIONS, environmentHelp, flagHelp, longFlag, type GlobalOption } from './account/global-options.js';
 import type { AppContext } from './lib/context.js';
 import { CliError, EXIT, EXIT_CODE_HELP, UsageError } from './lib/errors.js';
 import { registry } from './commands/index.js';
@@ -14,28 +14,18 @@ import { addSecret, cleanText, guardStream } from './lib/sanitize.js';
 import { screenFor } from './lib/screen.js';
 import { didYouMean } from './flags/suggest.js';
 
-export const ENV_HELP = `Environment:
-  ILOVEIMG_PUBLIC_KEY, ILOVEIMG_SECRET_KEY   API keys (override the profile)
-  ILOVEIMG_API_URL                           API base URL (default https://api.iloveimg.com)
-  ILOVEIMG_PROFILE                           profile to use (like --profile)
-  ILOVEIMG_CONFIG_DIR                        where profiles are kept (like --config-dir)
-  ILOVEIMG_FILE_ENCRYPTION_KEY               file encryption key (16, 24 or 32 characters)
-  ILOVEIMG_MAX_RESULT_SIZE                   largest result to download, e.g. 2GB (default: from the inputs)
-  NO_COLOR                                   no colours
-
-Settings are taken from, in order: flag > environment > selected profile > default profile.
-With no keys at all (or with --local), the embedded engine runs in-process: no account, no network.`;
-
+/** The `Environment:` part of the root help, from the table of global settings. */
+export const ENV_HELP = environmentHelp();
 
 /** Root options that take a value, so that `--profile work compress …` still finds `compress`. */
 const VALUE_OPTIONS = new Set(GLOBAL_OPTIONS.filter((o) => o.flags?.includes('<')).map(longFlag));
 
-/** How the connection options that are not plain strings are read. */
-const PARSERS: Partial<Record<GlobalOption['prop'], (v: string) => unknown>> = {
-  timeout: (v) => seconds(v),
-  idleTimeout: (v) => seconds(v, '--idle-timeout'),
-  retries: numberOption('--retries', { min: 0, max: 20 }),
-};
+/** How a root option's value is read (its row's `parse`): a bad value is a usage error naming the flag. */
+function parserOf(o: GlobalOption): ((v: string) => unknown) | undefined {
+  const flag = longFlag(o)!;
+  if (o.parse === 'seconds') return (v) => seconds(v, flag);
+  return o.parse ? numberOption(flag, o.parse) : undefined;
+}
 
 /** The command named in argv, if it is one of ours and can be built alone. */
 function singleCommand(argv: string[]): string | undefined {
@@ -70,19 +60,13 @@ export async function buildProgram(ctx: AppContext, only?: string): Promise<Comm
     })
     .exitOverride();
 
-  program.optionsGroup('Connection:');
   for (const o of GLOBAL_OPTIONS) {
     if (!o.flags) continue;
-    const parse = PARSERS[o.prop];
-    if (parse) program.option(o.flags, o.help ?? '', parse);
-    else program.option(o.flags, o.help ?? '');
+    program.optionsGroup(`${o.group ?? 'Connection'}:`);
+    const parse = parserOf(o);
+    if (parse) program.option(o.flags, flagHelp(o), parse);
+    else program.option(o.flags, flagHelp(o));
   }
-  program
-    .optionsGroup('Output:')
-    .option('--json', 'Print one JSON document on stdout (nothing else goes to stdout)')
-    .option('--ndjson', 'Print one JSON event per line on stdout as files finish')
-    .option('-q, --quiet', 'Print only warnings and errors')
-    .option('-v, --verbose', 'Print more: tasks, retries, stack traces');
 
   // Global flags that contradict each other are usage errors, not a silent pick of one.
   program.hook('preAction', (_root, action) => {
@@ -121,7 +105,7 @@ function configureTree(cmd: Command, ctx: AppContext): Command {
   return cmd;
 }
 
-function seconds(v: string, flag = '--timeout'): number {
+function seconds(v: string, flag: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number of seconds`);
   return Math.round(n * 1000);

@@ -10,7 +10,7 @@ import { numberOption } from '../flags/number-option.js';
 import type { AppContext } from '../lib/context.js';
 import { ioFor } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
-import { parseFaults } from '../server/faults.js';
+import { parseFaults } from '../server/fault-spec.js';
 
 async function readPem(file: string, flag: string): Promise<Buffer> {
   const { readFile } = await import('node:fs/promises');

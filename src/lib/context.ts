@@ -3,7 +3,7 @@
  * directory, and the signal that Ctrl-C aborts. Tests build one with their own streams and run the
  * program in-process (docs/architecture.md principle 4).
  */
-import type { Command } from 'commander';
+import type { Command, OptionValues } from 'commander';
 import type { Writable } from 'node:stream';
 import { createIO, type IO } from './io.js';
 
@@ -33,19 +33,16 @@ export function ioFor(ctx: AppContext, cmd: Command): IO {
   });
 }
 
-/** The connection flags of the root program, for src/account/connection.ts. */
-export function connectionFlags(cmd: Command) {
-  const o = cmd.optsWithGlobals();
-  return {
-    apiUrl: o.apiUrl as string | undefined,
-    publicKey: o.publicKey as string | undefined,
-    secretKey: o.secretKey as string | undefined,
-    local: Boolean(o.local),
-    profile: o.profile as string | undefined,
-    configDir: o.configDir as string | undefined,
-    fileEncryptionKey: o.fileEncryptionKey as string | undefined,
-    timeout: o.timeout as number | undefined,
-    idleTimeout: o.idleTimeout as number | undefined,
-    retries: o.retries as number | undefined,
-  };
+/**
+ * The root program's options as parsed, with the command's own (a tool's `--file-encryption-key`),
+ * for src/account/connection.ts, which reads the settings it knows by name (the table in
+ * src/account/global-options.ts): a new global option does not touch this file. An option of the root
+ * is always the root's, so a command's own option of the same name (`tasks wait --timeout`, in
+ * seconds) never stands in for it.
+ */
+export function connectionFlags(cmd: Command): OptionValues {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const rootOptions = root.options.map((o) => o.attributeName());
+  return { ...cmd.optsWithGlobals(), ...Object.fromEntries(rootOptions.map((name) => [name, root.getOptionValue(name)])) };
 }

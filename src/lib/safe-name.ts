@@ -6,6 +6,7 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { cleanComponent } from './safe-path.js';
+import { cleanText } from './sanitize.js';
 
 /** Device names Windows reserves, with or without an extension. */
 const RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
@@ -22,7 +23,8 @@ export function safeFileName(untrusted: string): string | undefined {
     .map(cleanComponent)
     .filter((p): p is string => p !== undefined)
     .pop();
-  const name = last?.replace(/[\u0080-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '').replace(/^[.\s]+/, '');
+  // cleanComponent took the C0 controls; cleanText takes the C1 range and the bidirectional marks.
+  const name = last && cleanText(last).replace(/^[.\s]+/, '');
   if (!name) return undefined;
   return RESERVED.test(name) ? `_${name}` : name;
 }

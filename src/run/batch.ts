@@ -11,7 +11,7 @@
  */
 import type { IloveimgClient } from '../api/client.js';
 import type { ApiError } from '../api/errors.js';
-import { Semaphore } from '../lib/semaphore.js';
+import { Semaphore } from '../concurrency/semaphore.js';
 import type { InputItem } from './inputs.js';
 import { failed } from './member.js';
 import type { BatchEvents, ConflictPolicy, FileReport, Job, PipelineStep } from './model.js';

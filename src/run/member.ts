@@ -35,14 +35,21 @@ export function uniqueNames(items: InputItem[]): string[] {
   const used = new Set<string>();
   return items.map((item) => {
     const base = path.posix.basename(item.rel.replace(/\\/g, '/')) || 'file';
-    const dot = base.lastIndexOf('.');
-    const s = dot > 0 ? base.slice(0, dot) : base;
-    const ext = dot > 0 ? base.slice(dot) : '';
-    let name = base;
-    for (let n = 2; used.has(stem(name)); n++) name = `${s}~${n}${ext}`;
-    used.add(stem(name));
-    return name;
+    return uniqueName(base, used, stem);
   });
+}
+
+/**
+ * `name`, else `name~2.ext`, `name~3.ext`, … : the first whose key (by default the name, case-insensitively)
+ * is not in `used`; the key is added to `used`.
+ */
+export function uniqueName(name: string, used: Set<string>, keyOf: (name: string) => string = (n) => n.toLowerCase()): string {
+  const dot = name.lastIndexOf('.');
+  const [base, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  let candidate = name;
+  for (let n = 2; used.has(keyOf(candidate)); n++) candidate = `${base}~${n}${ext}`;
+  used.add(keyOf(candidate));
+  return candidate;
 }
 
 /** A failed file; its type and message may carry a server's words, so they are cleaned (sanitize.ts). */

@@ -10,6 +10,7 @@ import type { IloveimgClient, TaskRef } from '../api/client.js';
 import type { DownloadLimits } from '../api/download-limits.js';
 import { fetchResult } from './result.js';
 import { copyAtomic } from './outputs.js';
+import { uniqueName } from './member.js';
 import type { ConflictPolicy } from './model.js';
 import { safeFileName, UnsafeDestinationError } from '../lib/safe-name.js';
 import { cleanText } from '../lib/sanitize.js';
@@ -37,7 +38,7 @@ export async function downloadTaskTo(
     const saved: SavedFile[] = [];
     const used = new Set<string>();
     for (const entry of files) {
-      const dest = path.join(outDir, unique(safeFileName(entry.name) ?? fallback(false), used));
+      const dest = path.join(outDir, uniqueName(safeFileName(entry.name) ?? fallback(false), used));
       if (entry.error) {
         saved.push({ name: cleanText(entry.name), bytes: entry.bytes, status: 'failed', error: cleanText(entry.error.message) });
         continue;
@@ -51,15 +52,6 @@ export async function downloadTaskTo(
     }
     return saved;
   });
-}
-
-/** `x.jpg`, `x.jpg` → `x.jpg`, `x~2.jpg` within one download (case-insensitively). */
-function unique(name: string, used: Set<string>): string {
-  const ext = path.extname(name);
-  let candidate = name;
-  for (let n = 2; used.has(candidate.toLowerCase()); n++) candidate = `${name.slice(0, name.length - ext.length)}~${n}${ext}`;
-  used.add(candidate.toLowerCase());
-  return candidate;
 }
 
 /**

@@ -13,7 +13,7 @@ import type { ProcessFile, TaskResource } from '../protocol/wire.js';
 import { FINAL_TASK_STATUSES } from '../protocol/wire.js';
 import { onHardExit } from '../lib/cleanup.js';
 import { cleanText } from '../lib/sanitize.js';
-import type { Semaphore } from '../lib/semaphore.js';
+import type { Semaphore } from '../concurrency/semaphore.js';
 import type { BatchOptions, BatchResult } from './batch.js';
 import { errMessage, errStep, errType, failed, stem, uniqueNames, type Fail, type Member } from './member.js';
 import type { FileReport, Job, PipelineStep } from './model.js';

@@ -4,7 +4,7 @@ import type { AuthContext } from './auth.js';
 import type { FilePart } from './body.js';
 import type { Fields } from './brackets.js';
 import type { AtRestKey } from './storage.js';
-import type { Semaphore } from './limiter.js';
+import type { Semaphore } from '../concurrency/semaphore.js';
 import type { DecodeBudget } from './decode-budget.js';
 import type { EngineTools, ProjectKeys, RecordedRequest, ServerLimits, ServerLogger } from './options.js';
 import type { FaultInjector } from './faults.js';

@@ -10,16 +10,17 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerContext } from './context.js';
-import { FaultInjector, formatFaults } from './faults.js';
-import { Semaphore } from './limiter.js';
+import { formatFaults } from './fault-spec.js';
+import { FaultInjector } from './faults.js';
+import { Semaphore } from '../concurrency/semaphore.js';
 import { DecodeBudget } from './decode-budget.js';
 import { resolveOptions, type EngineTools, type RecordedRequest, type RunningServer, type ServeOptions } from './options.js';
 import { RateLimiter } from './ratelimit.js';
 import { handleRequest } from './router.js';
 import { TaskStore } from './store.js';
 
-export type { FaultOptions } from './faults.js';
-export { parseFaults } from './faults.js';
+export type { FaultOptions } from './fault-spec.js';
+export { parseFaults } from './fault-spec.js';
 export type { EngineTools, ProjectKeys, RecordedRequest, RunningServer, ServeOptions, ServerLimits, ServerLogger } from './options.js';
 
 /** `host:port` as a URL authority (IPv6 literals in brackets); wildcard binds are reached via loopback. */

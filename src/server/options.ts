@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ToolName } from '../protocol/tools.js';
 import type { ToolImpl } from '../engine/types.js';
-import type { FaultOptions } from './faults.js';
+import type { FaultOptions } from './fault-spec.js';
 
 export interface ProjectKeys {
   publicKey: string;
@@ -66,7 +66,7 @@ export interface ServeOptions {
   logger?: ServerLogger;
   /** Image tools to use instead of src/engine (tests); loaded lazily from src/engine by default. */
   engine?: EngineTools;
-  /** Inject failures for testing clients (`serve --faults`, see faults.ts); off by default. */
+  /** Inject failures for testing clients (`serve --faults`, see fault-spec.ts and faults.ts); off by default. */
   faults?: FaultOptions;
   /**
    * Serve HTTPS with this certificate and key (PEM). The official libraries force `https://` for the

@@ -28,7 +28,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CORPUS, runCli, startEngine, tempDir, type CliResult } from '../helpers/cli.js';
-import { parseFaults, type FaultOptions } from '../../src/server/faults.js';
+import { parseFaults, type FaultOptions } from '../../src/server/fault-spec.js';
 import type { RecordedRequest } from '../../src/server/options.js';
 import { Harness } from '../server/helpers.js';
 

@@ -10,7 +10,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecodeBudget } from '../../src/server/decode-budget.js';
-import { Semaphore } from '../../src/server/limiter.js';
+import { Semaphore } from '../../src/concurrency/semaphore.js';
 import { DEFAULT_LIMITS } from '../../src/server/options.js';
 import { DOWNLOAD_TOKEN_MAX_LIFETIME } from '../../src/server/auth.js';
 import { Harness, signToken } from './helpers.js';
