@@ -76,7 +76,7 @@ __iloveimg_opts() {
     'tasks') __iloveimg_words+=('-h' '--help') ;;
     'tasks list') __iloveimg_words+=('--tool' '--status' '--custom-int' '--page' '-h' '--help') ;;
     'tasks show') __iloveimg_words+=('-h' '--help') ;;
-    'tasks wait') __iloveimg_words+=('--timeout' '-h' '--help') ;;
+    'tasks wait') __iloveimg_words+=('--max-wait' '-h' '--help') ;;
     'tasks download') __iloveimg_words+=('-o' '--output-dir' '--on-conflict' '--keep-zip' '-h' '--help') ;;
     'tasks delete') __iloveimg_words+=('-h' '--help') ;;
     'login') __iloveimg_words+=('--no-verify' '-h' '--help') ;;
@@ -284,7 +284,7 @@ __iloveimg_optval() {
     'tasks list|--status') __iloveimg_kind=choices; __iloveimg_words=('TaskWaiting' 'TaskProcessing' 'TaskSuccess' 'TaskSuccessWithWarnings' 'TaskError' 'TaskDeleted' 'UploadDeleted' 'TaskNotFound') ;;
     'tasks list|--custom-int') __iloveimg_kind=any ;;
     'tasks list|--page') __iloveimg_kind=any ;;
-    'tasks wait|--timeout') __iloveimg_kind=any ;;
+    'tasks wait|--max-wait') __iloveimg_kind=any ;;
     'tasks download|-o'|'tasks download|--output-dir') __iloveimg_kind=dirs ;;
     'tasks download|--on-conflict') __iloveimg_kind=choices; __iloveimg_words=('error' 'skip' 'overwrite' 'rename') ;;
     'serve|--host') __iloveimg_kind=any ;;

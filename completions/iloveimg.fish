@@ -497,7 +497,7 @@ function __iloveimg_takes_value --argument-names path flag
             return 0
         case 'tasks list|--page'
             return 0
-        case 'tasks wait|--timeout'
+        case 'tasks wait|--max-wait'
             return 0
         case 'tasks download|-o' 'tasks download|--output-dir'
             return 0
@@ -1022,7 +1022,7 @@ complete -c iloveimg -n '__iloveimg_is tasks list' -s h -l help -d 'Show help'
 complete -c iloveimg -n '__iloveimg_is tasks show' -s h -l help -d 'Show help'
 
 # iloveimg tasks wait
-complete -c iloveimg -n '__iloveimg_is tasks wait' -l timeout -x -d 'Give up after this long'
+complete -c iloveimg -n '__iloveimg_is tasks wait' -l max-wait -x -d 'Give up waiting after this long'
 complete -c iloveimg -n '__iloveimg_is tasks wait' -s h -l help -d 'Show help'
 
 # iloveimg tasks download

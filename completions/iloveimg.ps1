@@ -88,7 +88,7 @@ Register-ArgumentCompleter -Native -CommandName 'iloveimg' -ScriptBlock {
     }
     'tasks wait' = @{
       subs = (Map )
-      opts = (Map '--timeout' @{ desc = 'Give up after this long'; value = @{ kind = 'any' } } '-h' @{ desc = 'Show help'; value = @{ kind = 'none' } } '--help' @{ desc = 'Show help'; value = @{ kind = 'none' } })
+      opts = (Map '--max-wait' @{ desc = 'Give up waiting after this long'; value = @{ kind = 'any' } } '-h' @{ desc = 'Show help'; value = @{ kind = 'none' } } '--help' @{ desc = 'Show help'; value = @{ kind = 'none' } })
       args = @(@{ name = 'task'; variadic = $false; value = @{ kind = 'any' } })
     }
     'tasks download' = @{

@@ -102,13 +102,13 @@ export default function create(ctx: AppContext): Command {
     .command('wait')
     .description('Wait until a task has finished processing, then show it')
     .argument('<task>', 'task id')
-    .option('--timeout <seconds>', 'Give up after this long', numberOption('--timeout', { min: 1 }), 3600)
+    .option('--max-wait <seconds>', 'Give up waiting after this long', numberOption('--max-wait', { min: 1 }), 3600)
     .addHelpText('after', '\nExamples:\n  $ iloveimg tasks wait <task> && iloveimg tasks download <task> -o out/\n')
     .action(async (id: string, opts, self: Command) =>
       withClient(ctx, self, async (client, io) => {
         const { waitTask } = await import('../api/task-loops.js');
         const first = await locate(client, id);
-        const t = await waitTask(client, { task: id, server: first.server }, ctx.signal, opts.timeout * 1000);
+        const t = await waitTask(client, { task: id, server: first.server }, ctx.signal, opts.maxWait * 1000);
         if (self.optsWithGlobals().json) io.json(t);
         else printTask(io, t);
         if (t.status === 'TaskError') throw new PartialFailureError(`task ${id} ended in TaskError`);

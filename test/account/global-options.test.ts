@@ -41,13 +41,16 @@ describe('the table of global settings', () => {
     expect(flagHelp(GLOBAL_OPTIONS.find((o) => o.prop === 'secretKey')!)).toBe('Project secret key (env ILOVEIMG_SECRET_KEY; prefer the env or a profile: flags show in `ps`)');
   });
 
-  it("reads a root option from the root: `tasks wait --timeout` (seconds) is not the request timeout", async () => {
+  it("reads a root option from the root: `tasks wait --max-wait` (seconds) is not the request timeout", async () => {
     const plain = await flagsOf(['tasks', 'wait', 'abc']);
-    expect(plain.own.timeout).toBe(3600);
+    expect(plain.own.maxWait).toBe(3600);
     expect(plain.flags.timeout).toBeUndefined();
-    const both = await flagsOf(['--timeout', '12', 'tasks', 'wait', 'abc']);
-    expect(both.own.timeout).toBe(3600);
+    const both = await flagsOf(['--timeout', '12', 'tasks', 'wait', 'abc', '--max-wait', '7']);
+    expect(both.own.maxWait).toBe(7);
     expect(both.flags.timeout).toBe(12_000);
+    const after = await flagsOf(['tasks', 'wait', 'abc', '--timeout', '12']);
+    expect(after.own.maxWait).toBe(3600);
+    expect(after.flags.timeout).toBe(12_000);
   });
 
   it("still takes a tool's own --file-encryption-key, and the parsed root options", async () => {

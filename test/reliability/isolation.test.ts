@@ -147,7 +147,7 @@ describe('through the CLI with the other pair', () => {
     await mkdir(out);
     const download = await runCli(['tasks', 'download', target, '-o', out], { cwd: dir, env: bobEnv });
     const del = await runCli(['tasks', 'delete', target], { cwd: dir, env: bobEnv });
-    const wait = await runCli(['tasks', 'wait', target, '--timeout', '5'], { cwd: dir, env: bobEnv });
+    const wait = await runCli(['tasks', 'wait', target, '--max-wait', '5'], { cwd: dir, env: bobEnv });
     for (const [name, res] of Object.entries({ show, showJson, download, del, wait })) {
       expect(res.code, `${name}: ${res.stderr}`).not.toBe(0);
       expect(res.stderr, name).toMatch(/not found/i);
