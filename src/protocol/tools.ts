@@ -26,6 +26,14 @@ export interface ParamSpec {
   short?: string;
   /** Value placeholder for help text, e.g. `<px>`. */
   placeholder?: string;
+  /**
+   * Where the CLI offers it as a flag: on the tool's command and in each `--then`/`chain` step
+   * (`step`, the default); only on the command, as it belongs to the whole run (`run`); or not as a
+   * flag of its own (`none`: another flag stands for it).
+   */
+  scope?: 'step' | 'run' | 'none';
+  /** Other wire names the official clients send it under; read when the name itself is absent (src/protocol/rules.ts `aliasedValue`). */
+  aliases?: readonly string[];
 }
 
 export interface ToolSpec {
@@ -111,7 +119,10 @@ export const FILE_STATUSES = [
 ] as const;
 export type FileStatus = (typeof FILE_STATUSES)[number];
 
-/** Parameters every tool accepts (reference: "Process"). */
+/**
+ * Parameters every tool accepts (reference: "Process"). On the CLI `debug` is the run option
+ * `--api-debug` (not `--debug`, which would read as a CLI log switch); `webhook` belongs to the whole run.
+ */
 export const COMMON_PARAMS: readonly ParamSpec[] = [
   { name: 'ignore_errors', type: 'boolean', default: true, description: 'Process the other files when some fail (failures become warnings)' },
   { name: 'output_filename', type: 'string', placeholder: '<template>', description: 'Server-side name of each output; {filename}, {n}, {date}, {tool} are replaced' },
@@ -120,8 +131,8 @@ export const COMMON_PARAMS: readonly ParamSpec[] = [
   { name: 'try_image_repair', type: 'boolean', default: true, description: 'Try to repair a file that fails to process' },
   { name: 'custom_int', type: 'integer', placeholder: '<n>', description: 'An integer stored with the task (filterable in `tasks list`)' },
   { name: 'custom_string', type: 'string', placeholder: '<text>', description: 'A string stored with the task' },
-  { name: 'webhook', type: 'string', placeholder: '<url>', description: 'Return at once and POST the task to this URL when done ("" = async, no callback)' },
-  { name: 'debug', type: 'boolean', default: false, description: 'Ask the server to echo what it received without processing or charging anything' },
+  { name: 'webhook', type: 'string', scope: 'run', placeholder: '<url>', description: 'Return at once and POST the task to this URL when done ("" = async, no callback)' },
+  { name: 'debug', type: 'boolean', default: false, scope: 'none', description: 'Ask the server to echo what it received without processing or charging anything' },
 ];
 
 /** Per-file attributes inside `files[]`. */
@@ -130,11 +141,14 @@ export const FILE_PARAMS: readonly ParamSpec[] = [
   { name: 'password', type: 'string', placeholder: '<password>', description: 'Password to open protected files' },
 ];
 
-/** Keys of one watermark element (reference: "Watermark extra parameters"). */
+/**
+ * Keys of one watermark element (reference: "Watermark extra parameters"). On the CLI `--text` and
+ * `--image <file>` stand for `type`, `text` and `image` (src/flags/watermark-flags.ts).
+ */
 export const ELEMENT_PARAMS: readonly ParamSpec[] = [
-  { name: 'type', type: 'enum', choices: ELEMENT_TYPES, default: 'text', description: 'Element type' },
-  { name: 'text', type: 'string', placeholder: '<text>', description: 'The text to stamp' },
-  { name: 'image', type: 'string', placeholder: '<server_filename>', description: 'Server filename of an uploaded JPG/PNG stamp' },
+  { name: 'type', type: 'enum', choices: ELEMENT_TYPES, default: 'text', scope: 'none', description: 'Element type' },
+  { name: 'text', type: 'string', scope: 'none', placeholder: '<text>', description: 'The text to stamp' },
+  { name: 'image', type: 'string', scope: 'none', aliases: ['server_filename'], placeholder: '<server_filename>', description: 'Server filename of an uploaded JPG/PNG stamp' },
   { name: 'gravity', type: 'enum', choices: GRAVITIES, default: 'Center', description: 'Where to place the stamp' },
   { name: 'vertical_adjustment_percent', type: 'integer', min: -100, max: 100, default: 0, placeholder: '<pct>', description: 'Shift from the gravity position, in percent of the image height' },
   { name: 'horizontal_adjustment_percent', type: 'integer', min: -100, max: 100, default: 0, placeholder: '<pct>', description: 'Shift from the gravity position, in percent of the image width' },
@@ -203,7 +217,7 @@ export const TOOLS: readonly ToolSpec[] = [
     summary: 'Convert images to JPG, PNG, GIF or one animated GIF',
     suffix: 'converted',
     params: [
-      { name: 'to', type: 'enum', choices: CONVERT_TARGETS, default: 'jpg', short: 't', description: 'Target format (gif_animation joins all inputs into one animated GIF)' },
+      { name: 'to', type: 'enum', choices: CONVERT_TARGETS, default: 'jpg', short: 't', aliases: ['convert_to'], description: 'Target format (gif_animation joins all inputs into one animated GIF)' },
       { name: 'gif_time', type: 'integer', min: 1, max: 65535, default: 50, placeholder: '<cs>', description: 'Delay of each frame of gif_animation, in hundredths of a second' },
       { name: 'gif_loop', type: 'boolean', default: true, description: 'Loop the animation forever' },
     ],
