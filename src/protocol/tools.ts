@@ -161,7 +161,11 @@ export const ELEMENT_PARAMS: readonly ParamSpec[] = [
   { name: 'mosaic', type: 'boolean', default: false, description: 'Tile the stamp 9 times over the image (overrides position)' },
 ];
 
-export const TOOLS: readonly ToolSpec[] = [
+/**
+ * Declared `as const` so that TypeScript derives each tool's parameter types from its row
+ * (`ParamsOf<'resizeimage'>`, src/protocol/typed.ts): the engine's types are the table.
+ */
+const TOOL_ROWS = [
   {
     command: 'compress',
     tool: 'compressimage',
@@ -275,7 +279,12 @@ export const TOOLS: readonly ToolSpec[] = [
     ],
     examples: ['iloveimg upscale icon.png', 'iloveimg upscale thumb.jpg --multiplier 4 -o big/'],
   },
-];
+] as const satisfies readonly ToolSpec[];
+
+/** The rows' literal types, from which src/protocol/typed.ts derives `ParamsOf<Tool>`. */
+export type ToolRow = (typeof TOOL_ROWS)[number];
+
+export const TOOLS: readonly ToolSpec[] = TOOL_ROWS;
 
 export function toolByCommand(command: string): ToolSpec | undefined {
   return TOOLS.find((t) => t.command === command);

@@ -23,6 +23,7 @@ import {
 } from '../protocol/tools.js';
 import type { Fields } from './brackets.js';
 import { aliasedValue, checkElement, checkStep } from '../protocol/rules.js';
+import { fillDefaults, withDefaults } from '../protocol/typed.js';
 import { normaliseElement } from './elements.js';
 import { HttpError } from './errors.js';
 
@@ -140,7 +141,7 @@ function parseElements(raw: unknown, problems: Problems, warnings: string[]): Fi
     }
     // The rules shared with the CLI (src/protocol/rules.ts), then the table's defaults.
     for (const p of checkElement(element, (key) => `elements[${i}][${key}]`)) problems.add(p.param, p.message);
-    for (const spec of ELEMENT_PARAMS) if (element[spec.name] === undefined && spec.default !== undefined) element[spec.name] = coerceParam(spec, spec.default);
+    fillDefaults(ELEMENT_PARAMS, element);
     return element;
   });
 }
@@ -167,8 +168,8 @@ function parseToolParams(tool: ToolName, fields: Fields, files: RequestedFile[],
     const step = { params, rotations: files.map((f) => f.rotate) };
     for (const p of checkStep(tool, step, (name) => name)) if (!p.clientOnly && !problems.byParam[p.param]) problems.add(p.param, p.message);
   }
-  for (const spec of specs) if (params[spec.name] === undefined && spec.default !== undefined) params[spec.name] = coerceParam(spec, spec.default);
-  return params;
+  // The table's defaults, applied here once: the engine receives ParamsOf<tool> (src/protocol/typed.ts).
+  return withDefaults(tool, params);
 }
 
 export function parseProcessRequest(fields: Fields, taskTool: ToolName): ProcessRequest {

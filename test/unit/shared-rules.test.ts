@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStep } from '../../src/flags/tool-params.js';
 import { flagFor } from '../../src/protocol/flag-names.js';
 import { resolveToolName } from '../../src/protocol/tools.js';
+import { withDefaults, type ParamsOf } from '../../src/protocol/typed.js';
 import { Harness } from '../server/helpers.js';
 
 interface Case {
@@ -72,5 +73,19 @@ describe('cross-parameter rules: the CLI and the server agree', () => {
     } else {
       expect((await h.process(body)).status).toBe('TaskSuccess');
     }
+  });
+});
+
+describe('typed parameters from the table', () => {
+  it('fills the defaults once and types every value; an unknown level never reaches the engine', async () => {
+    const p: ParamsOf<'compressimage'> = withDefaults('compressimage', {});
+    expect(p).toEqual({ compression_level: 'recommended' });
+    expect(withDefaults('resizeimage', { percentage: 5 })).toEqual({ percentage: 5, resize_mode: 'pixels', maintain_ratio: true, no_enlarge_if_smaller: true });
+    // @ts-expect-error 'foo' is not a compression level of the table
+    const bad: ParamsOf<'compressimage'> = { compression_level: 'foo' };
+    expect(bad).toBeDefined();
+    const { task, files } = await h.prepare('compressimage', [['a.png', png]]);
+    const res = await h.process({ task, tool: 'compressimage', files, compression_level: 'foo' }, 400);
+    expect(res.error.param.compression_level[0]).toMatch(/extreme, recommended, low/);
   });
 });
