@@ -46,6 +46,8 @@ export interface ToolSpec {
   suffix: string;
   params: readonly ParamSpec[];
   examples: readonly string[];
+  /** Listed right after this command in `iloveimg --help` (default: in table order). */
+  helpAfter?: string;
 }
 
 export const TOOL_NAMES = [
@@ -266,6 +268,7 @@ const TOOL_ROWS = [
     tool: 'removebackgroundimage',
     summary: 'Make the plain background of images transparent (PNG)',
     suffix: 'nobg',
+    helpAfter: 'upscale',
     params: [],
     examples: ['iloveimg removebackground product.jpg', "iloveimg removebackground 'catalog/*.jpg' -o cutouts/"],
   },
