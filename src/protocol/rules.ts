@@ -38,8 +38,8 @@ export interface ToolRules {
 
 const given = (p: Params, key: string): boolean => p[key] !== undefined && p[key] !== null && p[key] !== '';
 
-/** Cross-parameter rules per tool; a tool without any has an empty entry, so a new tool must be listed. */
-export const RULES: Record<ToolName, ToolRules> = {
+/** Cross-parameter rules per tool (a tool without any has no entry). */
+export const RULES: Partial<Record<ToolName, ToolRules>> = {
   resizeimage: {
     // Only a percentage given means percentage mode (the reference's default mode is pixels).
     normalize(p) {
@@ -78,18 +78,13 @@ export const RULES: Record<ToolName, ToolRules> = {
       return Array.isArray(p.elements) && p.elements.length > 0 ? [] : [{ param: label('elements'), message: 'Elements cannot be blank.' }];
     },
   },
-  compressimage: {},
-  convertimage: {},
-  removebackgroundimage: {},
-  repairimage: {},
-  upscaleimage: {},
 };
 
 /** Normalises a step's parameters in place and returns every problem the rules find. */
 export function checkStep(tool: ToolName, step: StepFacts, label: Label): Problem[] {
   const rules = RULES[tool];
-  rules.normalize?.(step.params);
-  return rules.check?.(step, label) ?? [];
+  rules?.normalize?.(step.params);
+  return rules?.check?.(step, label) ?? [];
 }
 
 /**

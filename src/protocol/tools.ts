@@ -46,6 +46,11 @@ export interface ToolSpec {
   suffix: string;
   params: readonly ParamSpec[];
   examples: readonly string[];
+  /**
+   * How many times the input bytes a result may weigh before the CLI stops reading it
+   * (src/api/download-limits.ts); default 20. Larger for tools whose results can outgrow their input.
+   */
+  resultMultiple?: number;
   /** Listed right after this command in `iloveimg --help` (default: in table order). */
   helpAfter?: string;
 }
@@ -222,6 +227,7 @@ const TOOL_ROWS = [
     tool: 'convertimage',
     summary: 'Convert images to JPG, PNG, GIF or one animated GIF',
     suffix: 'converted',
+    resultMultiple: 60,
     params: [
       { name: 'to', type: 'enum', choices: CONVERT_TARGETS, default: 'jpg', short: 't', aliases: ['convert_to'], description: 'Target format (gif_animation joins all inputs into one animated GIF)' },
       { name: 'gif_time', type: 'integer', min: 1, max: 65535, default: 50, placeholder: '<cs>', description: 'Delay of each frame of gif_animation, in hundredths of a second' },
@@ -260,6 +266,7 @@ const TOOL_ROWS = [
     tool: 'repairimage',
     summary: 'Recover damaged JPG, PNG and GIF images',
     suffix: 'repaired',
+    resultMultiple: 60,
     params: [],
     examples: ['iloveimg repair broken.jpg', "iloveimg repair 'recovered/*.png' -o fixed/"],
   },
@@ -268,6 +275,7 @@ const TOOL_ROWS = [
     tool: 'removebackgroundimage',
     summary: 'Make the plain background of images transparent (PNG)',
     suffix: 'nobg',
+    resultMultiple: 60,
     helpAfter: 'upscale',
     params: [],
     examples: ['iloveimg removebackground product.jpg', "iloveimg removebackground 'catalog/*.jpg' -o cutouts/"],
@@ -277,6 +285,7 @@ const TOOL_ROWS = [
     tool: 'upscaleimage',
     summary: 'Enlarge images 2× or 4×',
     suffix: 'upscaled',
+    resultMultiple: 200,
     params: [
       { name: 'multiplier', type: 'enum', choices: UPSCALE_MULTIPLIERS, default: '2', short: 'm', description: 'How many times larger' },
     ],
