@@ -152,7 +152,7 @@ export const FILE_PARAMS: readonly ParamSpec[] = [
  * Keys of one watermark element (reference: "Watermark extra parameters"). On the CLI `--text` and
  * `--image <file>` stand for `type`, `text` and `image` (src/flags/watermark-flags.ts).
  */
-export const ELEMENT_PARAMS: readonly ParamSpec[] = [
+const ELEMENT_ROWS = [
   { name: 'type', type: 'enum', choices: ELEMENT_TYPES, default: 'text', scope: 'none', description: 'Element type' },
   { name: 'text', type: 'string', scope: 'none', placeholder: '<text>', description: 'The text to stamp' },
   { name: 'image', type: 'string', scope: 'none', aliases: ['server_filename'], placeholder: '<server_filename>', description: 'Server filename of an uploaded JPG/PNG stamp' },
@@ -166,7 +166,12 @@ export const ELEMENT_PARAMS: readonly ParamSpec[] = [
   { name: 'font_color', type: 'string', default: '#000000', placeholder: '<#rrggbb>', description: 'Hexadecimal colour of a text stamp' },
   { name: 'transparency', type: 'integer', min: 1, max: 100, default: 100, placeholder: '<pct>', description: 'Opacity of the stamp in percent (100 = opaque)' },
   { name: 'mosaic', type: 'boolean', default: false, description: 'Tile the stamp 9 times over the image (overrides position)' },
-];
+] as const satisfies readonly ParamSpec[];
+
+/** The element keys' literal types, from which src/protocol/typed.ts derives `ElementParams`. */
+export type ElementRow = (typeof ELEMENT_ROWS)[number];
+
+export const ELEMENT_PARAMS: readonly ParamSpec[] = ELEMENT_ROWS;
 
 /**
  * Declared `as const` so that TypeScript derives each tool's parameter types from its row

@@ -5,7 +5,7 @@
  * a parameter with a default is always there, one without may be absent, and every value has its
  * type (an enum one of its choices), so the engine restates neither types nor defaults.
  */
-import { coerceParam, toolByName, type ParamSpec, type ToolName, type ToolRow } from './tools.js';
+import { coerceParam, toolByName, type ElementRow, type ParamSpec, type ToolName, type ToolRow } from './tools.js';
 
 /** The type of one parameter's value once coerced (`coerceParam`). */
 type ValueOf<P> = P extends { type: 'integer' } ? number
@@ -22,6 +22,9 @@ type ParamsOfRow<Params> = Params extends readonly (infer P)[]
 
 /** The typed parameters of one tool, e.g. `ParamsOf<'compressimage'>` = `{ compression_level: 'extreme' | 'recommended' | 'low' }`. */
 export type ParamsOf<T extends ToolName> = ParamsOfRow<Extract<ToolRow, { tool: T }>['params']>;
+
+/** One watermark element as the server hands it to the engine: its keys typed and defaulted by the table. */
+export type ElementParams = ParamsOfRow<readonly ElementRow[]>;
 
 /** Fills, in place, every parameter of `specs` that `values` lacks and the table gives a default. */
 export function fillDefaults(specs: readonly ParamSpec[], values: Record<string, unknown>): void {
