@@ -12,6 +12,7 @@
  * `ILOVEIMG_MAX_RESULT_SIZE` (bytes, or with kB/MB/GB/KiB/MiB/GiB) replaces both byte bounds.
  */
 import { Transform } from 'node:stream';
+import { toolByName } from '../protocol/tools.js';
 
 export interface DownloadLimits {
   maxBytes: number;
@@ -23,11 +24,9 @@ export const MAX_JSON_BYTES = 8 * 1024 * 1024;
 const FLOOR = 64 * 1024 * 1024;
 const RATIO = 100;
 
-/** The multiple of the input bytes a tool's result may reach. */
+/** The multiple of the input bytes a tool's result may reach (its row's `resultMultiple`). */
 function multipleFor(tool: string): number {
-  if (tool === 'upscaleimage') return 200;
-  if (tool === 'convertimage' || tool === 'repairimage' || tool === 'removebackgroundimage') return 60;
-  return 20;
+  return toolByName(tool)?.resultMultiple ?? 20;
 }
 
 /**

@@ -9,8 +9,8 @@ import { Command } from 'commander';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
 import { addRunOptions, readRunOptions } from '../flags/run-options.js';
-import { booleanFlag } from '../flags/tool-flags.js';
-import { flagName, TOOLS, toolByCommand, toolByName } from '../protocol/tools.js';
+import { flagFor } from '../flags/tool-flags.js';
+import { TOOLS, toolByCommand, toolByName } from '../protocol/tools.js';
 
 export default function create(ctx: AppContext): Command {
   const cmd = new Command('chain')
@@ -75,12 +75,12 @@ async function readPipeline(file: string): Promise<(string | string[])[]> {
     const words = [spec.command];
     for (const [key, value] of Object.entries(s.params ?? {})) {
       if (typeof value === 'boolean') {
-        // `no_enlarge_if_smaller: true` is the flag `--no-enlarge-if-smaller` (booleanFlag).
-        const { flag, inverted } = booleanFlag(key);
+        // `no_enlarge_if_smaller: true` is the flag `--no-enlarge-if-smaller` (flagFor).
+        const { flag, inverted } = flagFor(key);
         const on = inverted ? !value : value;
         words.push(`--${on ? '' : 'no-'}${flag}`);
       } else {
-        words.push(`--${flagName(key)}`, typeof value === 'object' ? JSON.stringify(value) : String(value));
+        words.push(`--${flagFor(key).flag}`, typeof value === 'object' ? JSON.stringify(value) : String(value));
       }
     }
     return words;

@@ -1,10 +1,12 @@
 /**
- * The one list of commands, in help order and groups. Each entry loads its module only when needed:
+ * The one list of commands, in help order and groups; the tools are the rows of the tool table
+ * (src/protocol/tools.ts), each built by `tool.ts`. Each entry loads its module only when needed:
  * `iloveimg compress …` builds just `compress` (start-up time matters to a CLI run from Makefiles),
  * while the root help, `help` and `completion` build the whole tree.
  */
 import type { Command } from 'commander';
 import type { AppContext } from '../lib/context.js';
+import { TOOLS, type ToolSpec } from '../protocol/tools.js';
 
 type Factory = (ctx: AppContext) => Command;
 
@@ -20,20 +22,23 @@ export interface CommandGroup {
   commands: CommandEntry[];
 }
 
+/** The table's rows in help order: the table's own, except a row that says `helpAfter` another command. */
+function inHelpOrder(tools: readonly ToolSpec[]): ToolSpec[] {
+  const ordered = tools.filter((t) => !t.helpAfter);
+  for (const t of tools) if (t.helpAfter) ordered.splice(ordered.findIndex((o) => o.command === t.helpAfter) + 1, 0, t);
+  return ordered;
+}
+
 export const registry: CommandGroup[] = [
   {
     heading: 'Tools',
-    commands: [
-      { name: 'compress', load: () => import('./compress.js') },
-      { name: 'resize', load: () => import('./resize.js') },
-      { name: 'crop', load: () => import('./crop.js') },
-      { name: 'convert', load: () => import('./convert.js') },
-      { name: 'watermark', load: () => import('./watermark.js') },
-      { name: 'rotate', load: () => import('./rotate.js') },
-      { name: 'repair', load: () => import('./repair.js') },
-      { name: 'upscale', load: () => import('./upscale.js') },
-      { name: 'removebackground', load: () => import('./removebackground.js') },
-    ],
+    commands: inHelpOrder(TOOLS).map((t) => ({
+      name: t.command,
+      load: async () => {
+        const { default: create } = await import('./tool.js');
+        return { default: (ctx: AppContext) => create(ctx, t.command) };
+      },
+    })),
   },
   { heading: 'Pipelines', commands: [{ name: 'chain', load: () => import('./chain.js') }] },
   { heading: 'Tasks', commands: [{ name: 'tasks', load: () => import('./tasks.js') }] },

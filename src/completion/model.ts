@@ -5,7 +5,8 @@
  * shell only render this model, so no script can offer a flag or a value the program does not take.
  */
 import type { Argument, Command, Option } from 'commander';
-import { COMMON_PARAMS, ELEMENT_PARAMS, FILE_PARAMS, flagName, toolByCommand, type ParamSpec } from '../protocol/tools.js';
+import { flagFor } from '../protocol/flag-names.js';
+import { COMMON_PARAMS, ELEMENT_PARAMS, FILE_PARAMS, toolByCommand, type ParamSpec } from '../protocol/tools.js';
 
 /** What a value is completed with. */
 export type ValueKind =
@@ -99,8 +100,9 @@ function paramsByFlag(path: string[]): Map<string, ParamSpec> {
   if (!spec) return map;
   const own = spec.tool === 'watermarkimage' ? ELEMENT_PARAMS : spec.params;
   for (const p of [...own, ...FILE_PARAMS, ...COMMON_PARAMS]) {
-    map.set(`--${flagName(p.name)}`, p);
-    if (p.short) map.set(`-${p.short}`, p);
+    const { flag, short } = flagFor(p);
+    map.set(`--${flag}`, p);
+    if (short) map.set(`-${short}`, p);
   }
   return map;
 }

@@ -1,7 +1,8 @@
 /**
  * Shared plumbing for the engine's tools: loading sharp, opening an input the same way for every tool
- * (decode limits, EXIF orientation, the per-file rotation, colour space), choosing the output encoding,
- * and turning libvips failures into `EngineError`s with a file status.
+ * (decode limits, EXIF orientation, the per-file rotation, colour space), and turning libvips failures
+ * into `EngineError`s with a file status. The output formats and encoders are in formats.ts (re-exported
+ * here for the tools).
  *
  * sharp is only ever loaded through `loadSharp()` (a dynamic import), never at module top level: the CLI
  * imports the engine's tool table for `--help` and must not pay sharp's ~100 ms start-up there.
@@ -11,7 +12,10 @@
  * many files run at once, not this module.
  */
 import type { FailOnOptions, Metadata, Sharp, SharpOptions } from 'sharp';
-import { EngineError, type EngineContext, type EngineInput, type EngineOutput, type ToolParams } from './types.js';
+import { encoder, outputFormatFor, toOutput, type OutputFormat } from './formats.js';
+import { EngineError, type EngineContext, type EngineInput, type EngineOutput } from './types.js';
+
+export { EXTENSIONS, animationOptions, checkOutputSize, encoder, inputExtension, outputFormatFor, toOutput, type OutputFormat } from './formats.js';
 
 export type SharpModule = typeof import('sharp').default;
 
@@ -22,86 +26,6 @@ export function loadSharp(): Promise<SharpModule> {
   sharpPromise ??= import('sharp').then((m) => m.default);
   return sharpPromise;
 }
-
-// ---------------------------------------------------------------------------------------------------
-// Parameters. The server validates and coerces with src/protocol/tools.ts; these readers only make the tools
-// robust when called directly (tests, the CLI's offline mode) with wire-style strings or missing keys.
-
-export function paramString(params: ToolParams, key: string, fallback: string): string {
-  const v = params[key];
-  return v === undefined || v === null || v === '' ? fallback : String(v).trim();
-}
-
-export function paramNumber(params: ToolParams, key: string, fallback?: number): number | undefined {
-  const v = params[key];
-  if (v === undefined || v === null || v === '') return fallback;
-  const n = typeof v === 'number' ? v : Number(String(v).trim());
-  return Number.isFinite(n) ? n : fallback;
-}
-
-export function paramBoolean(params: ToolParams, key: string, fallback: boolean): boolean {
-  const v = params[key];
-  if (typeof v === 'boolean') return v;
-  if (v === undefined || v === null) return fallback;
-  const s = String(v).trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(s)) return true;
-  if (['false', '0', 'no', 'off', ''].includes(s)) return false;
-  return fallback;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Formats.
-
-/** What the engine writes. We cannot write SVG (librsvg only reads) nor HEIC (no HEVC encoder). */
-export type OutputFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif';
-
-export const EXTENSIONS: Record<OutputFormat, string> = {
-  jpeg: 'jpg',
-  png: 'png',
-  webp: 'webp',
-  gif: 'gif',
-  tiff: 'tiff',
-  avif: 'avif',
-};
-
-/** The extension of an input format as sharp names it ('jpeg' → 'jpg', 'heif' → 'avif'). */
-export function inputExtension(format: string): string {
-  if (format === 'heif') return 'avif';
-  return EXTENSIONS[format as OutputFormat] ?? format;
-}
-
-/**
- * The output format that keeps the input's format where we can write it.
- * - SVG becomes PNG: we can rasterise vectors but not write them, and PNG keeps the transparency.
- * - HEIF reaches us only as AVIF (the prebuilt libvips has no HEVC decoder, so HEIC fails to decode):
- *   AVIF is kept as AVIF, since sharp writes it and the caller asked for the same kind of file back.
- * - Anything else sharp reads but cannot write in kind (PPM, FITS, …) becomes PNG, which is lossless.
- */
-export function outputFormatFor(inputFormat: string): OutputFormat {
-  switch (inputFormat) {
-    case 'jpeg':
-    case 'png':
-    case 'webp':
-    case 'gif':
-    case 'tiff':
-      return inputFormat;
-    case 'heif':
-    case 'avif':
-      return 'avif';
-    default:
-      return 'png';
-  }
-}
-
-/** Largest width or height each encoder accepts; checked before encoding to give a clear error. */
-const MAX_DIMENSION: Record<OutputFormat, number> = {
-  jpeg: 65_535,
-  png: 1_000_000,
-  webp: 16_383,
-  gif: 65_535,
-  tiff: 1_000_000,
-  avif: 65_536,
-};
 
 // ---------------------------------------------------------------------------------------------------
 // Opening an input.
@@ -335,54 +259,6 @@ async function rotateFrames(
   return Buffer.concat(turned);
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Encoding.
-
-/**
- * Sets the engine's standard encoder for a re-encode (compress picks its own settings):
- * - JPEG: libjpeg-turbo at q80 with optimised Huffman tables. mozjpeg q85 matches it in quality
- *   (docs/engine-notes.md §5) at ~6 % fewer bytes but encodes ~3× slower (bench row 2: resize 50 % of 99 photos
- *   took 6.5 s with mozjpeg against 1.9 s like this); resize, crop, rotate and convert are not about
- *   size, so speed wins here, and compress keeps mozjpeg. Alpha, if any, is flattened on white.
- * - PNG: lossless, with sharp's default zlib level.
- * - WebP q85, AVIF q60: high-quality settings, since the tool's job is not to shrink the file.
- * - GIF: libimagequant palette per frame at effort 4 (effort 7, sharp's default, took 3× longer on a
- *   1.4 MP photo for 13 % fewer bytes; compress uses it); frame delays and loop count are carried over.
- * - TIFF: lossless deflate (sharp's default would be lossy JPEG-in-TIFF).
- * Output pixels are sRGB without an embedded profile: sharp converts through the input's ICC profile
- * (Adobe RGB and the like) and strips the metadata, EXIF orientation included, which is already applied.
- */
-export function encoder(img: Sharp, format: OutputFormat, src: Pick<Source, 'pages' | 'delay' | 'loop'>): Sharp {
-  const animation = animationOptions(src);
-  switch (format) {
-    case 'jpeg':
-      return img.flatten({ background: '#ffffff' }).jpeg({ quality: 80, optimiseCoding: true });
-    case 'png':
-      return img.png();
-    case 'webp':
-      return img.webp({ quality: 85, ...animation });
-    case 'gif':
-      return img.gif({ effort: 4, ...animation });
-    case 'tiff':
-      return img.tiff({ compression: 'deflate', predictor: 'horizontal' });
-    case 'avif':
-      return img.avif({ quality: 60, effort: 4 });
-  }
-}
-
-/** Delay and loop of an animated source, for gif()/webp(). Delays must be an array: a scalar only sets frame 1. */
-export function animationOptions(src: Pick<Source, 'pages' | 'delay' | 'loop'>): { delay?: number[]; loop?: number } {
-  if (src.pages <= 1) return {};
-  const delay = src.delay && src.delay.length === src.pages ? src.delay : undefined;
-  return { ...(delay ? { delay } : {}), loop: src.loop ?? 0 };
-}
-
-/** Runs the pipeline and wraps the bytes as an EngineOutput. */
-export async function toOutput(img: Sharp, format: OutputFormat, warnings?: string[]): Promise<EngineOutput> {
-  const data = await img.toBuffer();
-  return warnings && warnings.length > 0 ? { data, ext: EXTENSIONS[format], warnings } : { data, ext: EXTENSIONS[format] };
-}
-
 /** Opens, lets the tool shape the pipeline, and encodes in the input's own format: the common case. */
 export function transformInPlace(
   input: EngineInput,
@@ -394,24 +270,6 @@ export function transformInPlace(
     const format = outputFormatFor(src.format);
     return toOutput(encoder(await shape(src.image(), src, format), format, src), format);
   });
-}
-
-/**
- * Refuses outputs the encoder cannot write or that exceed the pixel budget, with a clear message instead
- * of a libvips error after seconds of work (upscale ×4 and large percentages get there quickly).
- */
-export function checkOutputSize(width: number, height: number, pages: number, format: OutputFormat, ctx: EngineContext): void {
-  const pixels = width * height * pages;
-  if (ctx.limitInputPixels && pixels > ctx.limitInputPixels) {
-    throw new EngineError(
-      'OutOfRange',
-      `the output would be ${width}×${height}${pages > 1 ? ` × ${pages} frames` : ''} = ${pixels} pixels, which exceeds the pixel limit of ${ctx.limitInputPixels}`,
-    );
-  }
-  const max = MAX_DIMENSION[format];
-  if (width > max || height > max) {
-    throw new EngineError('OutOfRange', `the output would be ${width}×${height}, larger than ${EXTENSIONS[format].toUpperCase()} allows (${max} pixels a side)`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------

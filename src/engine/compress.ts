@@ -10,10 +10,11 @@
  * caller asked for) and a damaged input repaired on the way, whose re-encoding is returned whatever its size.
  */
 import type { JpegOptions, Sharp } from 'sharp';
-import { EXTENSIONS, animationOptions, inputExtension, outputFormatFor, paramString, processImage, type OutputFormat, type Source } from './common.js';
-import type { ToolImpl } from './types.js';
+import type { ParamsOf } from '../protocol/typed.js';
+import { EXTENSIONS, animationOptions, inputExtension, outputFormatFor, processImage, type OutputFormat, type Source } from './common.js';
+import { defineTool } from './types.js';
 
-export type CompressionLevel = 'extreme' | 'recommended' | 'low';
+export type CompressionLevel = ParamsOf<'compressimage'>['compression_level'];
 
 /**
  * JPEG settings per level, chosen from the bytes / luma-SSIM / time frontier of the settings sharp offers
@@ -68,13 +69,9 @@ function compressEncoder(img: Sharp, format: OutputFormat, level: CompressionLev
   }
 }
 
-function level(value: string): CompressionLevel {
-  return value === 'extreme' || value === 'low' ? value : 'recommended';
-}
-
-export const tool: ToolImpl = {
+export const tool = defineTool('compressimage', {
   run(input, params, ctx) {
-    const chosen = level(paramString(params, 'compression_level', 'recommended'));
+    const chosen = params.compression_level;
     return processImage(input, ctx, { animated: true }, async (src) => {
       const original = { data: input.data, ext: inputExtension(src.format) };
       // We can rasterise SVG but not write it; a PNG of a vector drawing is no compression of it.
@@ -86,4 +83,4 @@ export const tool: ToolImpl = {
       return { data, ext: EXTENSIONS[format] };
     });
   },
-};
+});

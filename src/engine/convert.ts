@@ -7,22 +7,15 @@
  * - png: the first frame, alpha kept.
  * - gif: a still image becomes a still GIF; an animated GIF/WebP stays animated, with its delays and loop.
  * - gif_animation: see `runJoined`.
- * The target is read from `to`, or from `convert_to` (the official PHP/.NET/Python clients' key) when
- * `to` is absent.
+ * The target is `to`; the server reads it from `convert_to` too (the official PHP/.NET/Python clients'
+ * key, an alias in the table), trimmed and in any case (.NET sends "gif_animation ").
  */
-import { EngineError, type EngineContext, type EngineInput, type EngineOutput, type ToolImpl, type ToolParams } from './types.js';
-import { checkOutputSize, encoder, loadSharp, paramBoolean, paramNumber, processImage, toEngineError, toOutput, withTimeout, type OutputFormat } from './common.js';
+import type { ParamsOf } from '../protocol/typed.js';
+import { EngineError, defineTool, type EngineContext, type EngineInput, type EngineOutput } from './types.js';
+import { checkOutputSize, encoder, loadSharp, processImage, toEngineError, toOutput, withTimeout, type OutputFormat } from './common.js';
 
-type Target = 'jpg' | 'png' | 'gif' | 'gif_animation';
-
-function target(params: ToolParams): Target {
-  const raw = params.to ?? params.convert_to;
-  // .NET's enum value is "gif_animation " (trailing space), and people write JPEG.
-  const value = raw === undefined || raw === null || raw === '' ? 'jpg' : String(raw).trim().toLowerCase();
-  if (value === 'jpeg') return 'jpg';
-  if (value === 'jpg' || value === 'png' || value === 'gif' || value === 'gif_animation') return value;
-  throw new EngineError('UnknownError', `cannot convert to ${JSON.stringify(raw)}: the targets are jpg, png, gif and gif_animation`);
-}
+type Params = ParamsOf<'convertimage'>;
+type Target = Params['to'];
 
 const FORMATS: Record<Exclude<Target, 'gif_animation'>, OutputFormat> = { jpg: 'jpeg', png: 'png', gif: 'gif' };
 
@@ -41,7 +34,7 @@ const MAX_DELAY_MS = 65_535;
  * would time only the first frame); duplicate frames are kept, or sharp would merge them and sum their
  * delays; `gif_loop` false writes no loop block, so the animation plays once.
  */
-async function joinAsGif(inputs: EngineInput[], params: ToolParams, ctx: EngineContext): Promise<EngineOutput> {
+async function joinAsGif(inputs: EngineInput[], params: Params, ctx: EngineContext): Promise<EngineOutput> {
   if (inputs.length === 0) throw new EngineError('NoImages', 'gif_animation needs at least one image');
   const sharp = await loadSharp();
   const warnings: string[] = [];
@@ -64,13 +57,13 @@ async function joinAsGif(inputs: EngineInput[], params: ToolParams, ctx: EngineC
   }
   const { width, height } = size as { width: number; height: number };
 
-  const centiseconds = paramNumber(params, 'gif_time', 50) ?? 50;
+  const centiseconds = params.gif_time;
   let ms = Math.max(0, Math.round(centiseconds * 10));
   if (ms > MAX_DELAY_MS) {
     warnings.push(`gif_time ${centiseconds} is longer than GIF frames can be held by this encoder; each frame shows for ${MAX_DELAY_MS / 1000} s`);
     ms = MAX_DELAY_MS;
   }
-  const loop = paramBoolean(params, 'gif_loop', true) ? 0 : 1;
+  const loop = params.gif_loop ? 0 : 1;
   const strip = sharp(Buffer.concat(frames), {
     raw: { width, height: height * frames.length, channels: 3, pageHeight: height },
     limitInputPixels: ctx.limitInputPixels,
@@ -83,13 +76,9 @@ async function joinAsGif(inputs: EngineInput[], params: ToolParams, ctx: EngineC
   }
 }
 
-export const tool: ToolImpl = {
+export const tool = defineTool('convertimage', {
   joins(params) {
-    try {
-      return target(params) === 'gif_animation';
-    } catch {
-      return false; // an unknown target is reported by run()
-    }
+    return params.to === 'gif_animation';
   },
 
   runJoined(inputs, params, ctx) {
@@ -97,10 +86,10 @@ export const tool: ToolImpl = {
   },
 
   async run(input, params, ctx) {
-    const to = target(params);
+    const to = params.to;
     // Called for a single file (the server joins only when asked): an animation of one frame.
     if (to === 'gif_animation') return joinAsGif([input], params, ctx);
     const format = FORMATS[to];
     return processImage(input, ctx, { animated: to === 'gif' }, (src) => toOutput(encoder(src.image(), format, src), format));
   },
-};
+});

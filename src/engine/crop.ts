@@ -6,26 +6,27 @@
  * it (x ≥ width or y ≥ height) leaves nothing to keep and fails the file with OutOfRange. A missing width
  * or height means "to the edge". Animated GIF/WebP are cropped frame by frame.
  */
-import { paramNumber, transformInPlace } from './common.js';
-import { EngineError, type ToolImpl, type ToolParams } from './types.js';
+import type { ParamsOf } from '../protocol/typed.js';
+import { transformInPlace } from './common.js';
+import { EngineError, defineTool } from './types.js';
 
 /** The clamped extract area, or OutOfRange. */
-export function planCrop(params: ToolParams, width: number, height: number): { left: number; top: number; width: number; height: number } {
-  const left = Math.max(0, Math.floor(paramNumber(params, 'x', 0) ?? 0));
-  const top = Math.max(0, Math.floor(paramNumber(params, 'y', 0) ?? 0));
+export function planCrop(params: Partial<ParamsOf<'cropimage'>>, width: number, height: number): { left: number; top: number; width: number; height: number } {
+  const left = Math.max(0, Math.floor(params.x ?? 0));
+  const top = Math.max(0, Math.floor(params.y ?? 0));
   if (left >= width || top >= height) {
     throw new EngineError(
       'OutOfRange',
       `the crop area starts at x=${left}, y=${top}, outside the ${width}×${height} image: x must be below ${width} and y below ${height}`,
     );
   }
-  const w = Math.floor(paramNumber(params, 'width') ?? width - left);
-  const h = Math.floor(paramNumber(params, 'height') ?? height - top);
+  const w = Math.floor(params.width ?? width - left);
+  const h = Math.floor(params.height ?? height - top);
   if (w <= 0 || h <= 0) throw new EngineError('OutOfRange', `the crop area ${w}×${h} is empty`);
   return { left, top, width: Math.min(w, width - left), height: Math.min(h, height - top) };
 }
 
-export const tool: ToolImpl = {
+export const tool = defineTool('cropimage', {
   run(input, params, ctx) {
     return transformInPlace(input, ctx, { animated: true }, (img, src) => {
       const area = planCrop(params, src.width, src.height);
@@ -34,4 +35,4 @@ export const tool: ToolImpl = {
       return whole ? img : img.extract(area);
     });
   },
-};
+});

@@ -8,28 +8,30 @@
  *   (so `percentage: 200` leaves an image as it is unless the flag is false).
  * Animated GIF/WebP are resized frame by frame.
  */
-import { checkOutputSize, paramBoolean, paramNumber, paramString, transformInPlace } from './common.js';
-import { EngineError, type ToolImpl, type ToolParams } from './types.js';
+import type { ParamsOf } from '../protocol/typed.js';
+import { checkOutputSize, transformInPlace } from './common.js';
+import { EngineError, defineTool } from './types.js';
 
-/** The output size for the parameters and the (oriented, rotated) input size. */
-export function planResize(params: ToolParams, width: number, height: number): { width: number; height: number } {
-  const inferred = params.percentage !== undefined && params.pixels_width === undefined && params.pixels_height === undefined;
-  const mode = paramString(params, 'resize_mode', inferred ? 'percentage' : 'pixels');
-  const noEnlarge = paramBoolean(params, 'no_enlarge_if_smaller', true);
+/**
+ * The output size for the parameters and the (oriented, rotated) input size. The mode is the one the
+ * shared rules settled (src/protocol/rules.ts infers it from a lone percentage).
+ */
+export function planResize(params: ParamsOf<'resizeimage'>, width: number, height: number): { width: number; height: number } {
+  const noEnlarge = params.no_enlarge_if_smaller;
   const side = (target: number, original: number) => Math.max(1, Math.round(noEnlarge ? Math.min(target, original) : target));
 
-  if (mode === 'percentage') {
-    const pct = paramNumber(params, 'percentage');
-    if (pct === undefined || pct <= 0) throw new EngineError('UnknownError', 'resize_mode is percentage but no positive percentage was given');
+  if (params.resize_mode === 'percentage') {
+    const pct = params.percentage;
+    if (pct === undefined) throw new EngineError('UnknownError', 'resize_mode is percentage but no percentage was given');
     return { width: side((width * pct) / 100, width), height: side((height * pct) / 100, height) };
   }
 
-  const targetW = paramNumber(params, 'pixels_width') ?? 0;
-  const targetH = paramNumber(params, 'pixels_height') ?? 0;
+  const targetW = params.pixels_width ?? 0;
+  const targetH = params.pixels_height ?? 0;
   if (targetW <= 0 && targetH <= 0) {
     throw new EngineError('UnknownError', 'resize_mode is pixels but neither pixels_width nor pixels_height was given');
   }
-  if (paramBoolean(params, 'maintain_ratio', true)) {
+  if (params.maintain_ratio) {
     // One scale for both sides: the largest that fits the box; a missing side does not constrain.
     let scale = Math.min(targetW > 0 ? targetW / width : Infinity, targetH > 0 ? targetH / height : Infinity);
     if (noEnlarge) scale = Math.min(scale, 1);
@@ -38,7 +40,7 @@ export function planResize(params: ToolParams, width: number, height: number): {
   return { width: side(targetW || width, width), height: side(targetH || height, height) };
 }
 
-export const tool: ToolImpl = {
+export const tool = defineTool('resizeimage', {
   run(input, params, ctx) {
     return transformInPlace(input, ctx, { animated: true }, (img, src, format) => {
       const { width, height } = planResize(params, src.width, src.height);
@@ -49,4 +51,4 @@ export const tool: ToolImpl = {
       return img.resize({ width, height, fit: 'fill' });
     });
   },
-};
+});

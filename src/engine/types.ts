@@ -3,7 +3,8 @@
  * One file per tool in src/engine/, each exporting a `ToolImpl`. The operations know nothing of HTTP,
  * tasks or tokens: bytes and typed parameters in, bytes out, or an EngineError naming the file status.
  */
-import type { FileStatus } from '../protocol/tools.js';
+import type { FileStatus, ToolName } from '../protocol/tools.js';
+import type { ParamsOf } from '../protocol/typed.js';
 
 export interface EngineInput {
   /** The uploaded bytes (already decrypted, already reassembled from chunks). */
@@ -44,7 +45,7 @@ export class EngineError extends Error {
   }
 }
 
-/** Validated, typed parameters of one tool (the server coerces wire values with src/protocol/tools.ts). */
+/** Parameters of some tool, as the server holds them; each tool reads its own as `ParamsOf<Tool>`. */
 export type ToolParams = Record<string, unknown>;
 
 export interface ToolImpl {
@@ -56,4 +57,20 @@ export interface ToolImpl {
    */
   joins?(params: ToolParams): boolean;
   runJoined?(inputs: EngineInput[], params: ToolParams, ctx: EngineContext): Promise<EngineOutput>;
+}
+
+/** One tool's implementation, reading its parameters with the types of its row of the table. */
+export interface TypedToolImpl<T extends ToolName> {
+  run(input: EngineInput, params: ParamsOf<T>, ctx: EngineContext): Promise<EngineOutput>;
+  joins?(params: ParamsOf<T>): boolean;
+  runJoined?(inputs: EngineInput[], params: ParamsOf<T>, ctx: EngineContext): Promise<EngineOutput>;
+}
+
+/**
+ * Declares the implementation of `tool`. The server hands every tool its parameters validated by the
+ * table with its defaults applied (src/server/params.ts, `withDefaults`), which is what makes them a
+ * `ParamsOf<T>`; the tool table (index.ts) holds them under the server's untyped view.
+ */
+export function defineTool<T extends ToolName>(_tool: T, impl: TypedToolImpl<T>): ToolImpl {
+  return impl as unknown as ToolImpl;
 }

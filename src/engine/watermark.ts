@@ -21,119 +21,13 @@
  *   percent adjustments.
  * On animated GIF/WebP every frame is stamped.
  */
-import { execFile } from 'node:child_process';
 import type { OverlayOptions } from 'sharp';
-import { ELEMENT_PARAMS } from '../protocol/tools.js';
-import { paramBoolean, paramNumber, paramString, processImage, toOutput, encoder, outputFormatFor, type SharpModule, type Source } from './common.js';
-import { EngineError, type EngineContext, type ToolImpl } from './types.js';
+import type { ElementParams } from '../protocol/typed.js';
+import { processImage, toOutput, encoder, outputFormatFor, type SharpModule, type Source } from './common.js';
+import { EngineError, defineTool, type EngineContext } from './types.js';
+import { escapeMarkup, installedFonts, missingGlyphs, pangoFont, resolveFont } from './fonts.js';
 
-// ---------------------------------------------------------------------------------------------------
-// Fonts.
-
-interface FontChoice {
-  family: string;
-  /** The Debian package that installs it, for the warning when it is missing. */
-  pkg: string;
-}
-
-/**
- * The API's font names mapped to explicit installed families. We never let fontconfig guess from the
- * API name: what it substitutes depends on the machine (docs/dependencies.md §3 saw "Comic Sans MS" become a
- * calligraphic script and "Impact" a Dingbats font). Liberation fonts are metric-compatible with Arial,
- * Times New Roman and Courier New; DejaVu Sans descends from Bitstream Vera, Verdana's look-alike, and
- * covers Latin, Greek, Cyrillic and Arabic for "Arial Unicode MS" (CJK glyphs then fall back through
- * fontconfig to WenQuanYi Zen Hei when it is installed).
- */
-export const FONT_MAP: Readonly<Record<string, FontChoice>> = {
-  Arial: { family: 'Liberation Sans', pkg: 'fonts-liberation2' },
-  'Arial Unicode MS': { family: 'DejaVu Sans', pkg: 'fonts-dejavu-core' },
-  Verdana: { family: 'DejaVu Sans', pkg: 'fonts-dejavu-core' },
-  Courier: { family: 'Liberation Mono', pkg: 'fonts-liberation2' },
-  'Times New Roman': { family: 'Liberation Serif', pkg: 'fonts-liberation2' },
-  'Comic Sans MS': { family: 'Comic Neue', pkg: 'fonts-comic-neue' },
-  'WenQuanYi Zen Hei': { family: 'WenQuanYi Zen Hei', pkg: 'fonts-wqy-zenhei' },
-  'Lohit Marathi': { family: 'Lohit Marathi', pkg: 'fonts-lohit-deva-marathi' },
-};
-
-/** Used when the mapped family is not installed: DejaVu is on every machine of ours (docs/dependencies.md §3). */
-export const FALLBACK_FONT: FontChoice = { family: 'DejaVu Sans', pkg: 'fonts-dejavu-core' };
-
-let installedFamilies: Promise<Set<string> | undefined> | undefined;
-
-/**
- * The font families fontconfig knows, lower-cased, from one `fc-list` run per process (sharp's bundled
- * fontconfig reads the same /etc/fonts configuration). Undefined when fc-list is not available: then we
- * cannot tell and trust the mapping.
- */
-export function installedFonts(): Promise<Set<string> | undefined> {
-  installedFamilies ??= new Promise((resolve) => {
-    execFile('fc-list', [':', 'family'], { timeout: 10_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
-      if (err) return resolve(undefined);
-      const families = new Set<string>();
-      for (const line of stdout.split('\n')) {
-        for (const name of line.split(',')) {
-          const family = name.replace(/\\/g, '').trim().toLowerCase();
-          if (family) families.add(family);
-        }
-      }
-      resolve(families);
-    });
-  });
-  return installedFamilies;
-}
-
-const coverage = new Map<number, Promise<boolean>>();
-
-/**
- * The characters of `text` that no installed font has (Pango would draw them as boxes), asked of
- * fontconfig once per character per process; ASCII is taken as covered. Empty when fc-list is missing.
- */
-export async function missingGlyphs(text: string): Promise<string[]> {
-  const chars = [...new Set([...text].filter((c) => c.codePointAt(0)! > 0x7e && c.trim() !== ''))].slice(0, 64);
-  const covered = await Promise.all(
-    chars.map((c) => {
-      const cp = c.codePointAt(0)!;
-      let p = coverage.get(cp);
-      if (!p) {
-        p = new Promise<boolean>((resolve) => execFile('fc-list', [`:charset=${cp.toString(16)}`, 'family'], { timeout: 10_000 }, (err, out) => resolve(Boolean(err) || out.trim() !== '')));
-        coverage.set(cp, p);
-      }
-      return p;
-    }),
-  );
-  return chars.filter((_, i) => !covered[i]);
-}
-
-/** The family to render `requested` with, and a warning when a substitute had to be used. */
-export function resolveFont(requested: string, installed: Set<string> | undefined): { family: string; warning?: string } {
-  const choice = FONT_MAP[requested] ?? Object.entries(FONT_MAP).find(([k]) => k.toLowerCase() === requested.toLowerCase())?.[1];
-  if (!choice) {
-    return {
-      family: FALLBACK_FONT.family,
-      warning: `font_family "${requested}" is not one of ${Object.keys(FONT_MAP).join(', ')}; "${FALLBACK_FONT.family}" was used instead`,
-    };
-  }
-  if (!installed || installed.has(choice.family.toLowerCase())) return { family: choice.family };
-  return {
-    family: FALLBACK_FONT.family,
-    warning: `font_family "${requested}" needs the font "${choice.family}" (Debian package ${choice.pkg}), which is not installed; "${FALLBACK_FONT.family}" was used instead`,
-  };
-}
-
-/** Pango parses markup in every text, so the user's text must be escaped. */
-export function escapeMarkup(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
-}
-
-/**
- * The Pango font description. The comma after the family is required: without it "Times New Roman 32"
- * parses as family "Times New" with style "Roman" (docs/dependencies.md §2).
- */
-export function pangoFont(family: string, style: string, size: number): string {
-  const s = style.toLowerCase();
-  const words = [s.includes('bold') ? 'Bold' : '', s.includes('italic') ? 'Italic' : ''].filter(Boolean).join(' ');
-  return `${family}, ${words ? `${words} ` : ''}${size}`;
-}
+export { FALLBACK_FONT, FONT_MAP, escapeMarkup, installedFonts, missingGlyphs, pangoFont, resolveFont } from './fonts.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Elements.
@@ -160,36 +54,35 @@ interface Element {
   vPixels: number;
 }
 
-const DEFAULTS = Object.fromEntries(ELEMENT_PARAMS.map((p) => [p.name, p.default])) as Record<string, string | number | boolean | undefined>;
+/**
+ * The PHP library's element fields the server hands on (src/server/elements.ts), coerced; absent when
+ * not sent.
+ */
+type ElementExtras = Partial<Record<'width_percent' | 'height_percent' | 'x_pos_percent' | 'y_pos_percent' | 'horizontal_adjustment' | 'vertical_adjustment', number>>;
 
-function readElement(raw: unknown, index: number): Element {
-  if (!raw || typeof raw !== 'object') throw new EngineError('UnknownError', `elements[${index}] is not an object`);
-  const e = raw as Record<string, unknown>;
-  const str = (k: string) => paramString(e, k, String(DEFAULTS[k] ?? ''));
-  const num = (k: string) => paramNumber(e, k, Number(DEFAULTS[k] ?? 0)) ?? 0;
-  const image = paramString(e, 'image', paramString(e, 'server_filename', ''));
-  const color = str('font_color');
+/** An element as the server passes it: validated, its type settled and its defaults applied by the table. */
+function readElement(raw: Record<string, unknown>): Element {
+  const e = raw as ElementParams & ElementExtras;
   return {
-    // A stamp file without an explicit type is an image element, whatever the default says.
-    type: paramString(e, 'type', image && !e.text ? 'image' : String(DEFAULTS.type)).toLowerCase(),
-    text: e.text === undefined || e.text === null ? '' : String(e.text),
-    image,
-    gravity: str('gravity'),
-    vertical: num('vertical_adjustment_percent'),
-    horizontal: num('horizontal_adjustment_percent'),
-    rotation: num('rotation'),
-    fontFamily: str('font_family'),
-    fontStyle: str('font_style'),
-    fontSize: Math.max(1, num('font_size')),
-    fontColor: /^#?([0-9a-f]{3}|[0-9a-f]{6})$/i.test(color) ? (color.startsWith('#') ? color : `#${color}`) : String(DEFAULTS.font_color),
-    opacity: Math.min(100, Math.max(0, num('transparency'))) / 100,
-    mosaic: paramBoolean(e, 'mosaic', Boolean(DEFAULTS.mosaic)),
-    widthPercent: paramNumber(e, 'width_percent', 0) ?? 0,
-    heightPercent: paramNumber(e, 'height_percent', 0) ?? 0,
-    xPos: paramNumber(e, 'x_pos_percent', 0) ?? 0,
-    yPos: paramNumber(e, 'y_pos_percent', 0) ?? 0,
-    hPixels: paramNumber(e, 'horizontal_adjustment', 0) ?? 0,
-    vPixels: paramNumber(e, 'vertical_adjustment', 0) ?? 0,
+    type: e.type,
+    text: e.text ?? '',
+    image: e.image ?? '',
+    gravity: e.gravity,
+    vertical: e.vertical_adjustment_percent,
+    horizontal: e.horizontal_adjustment_percent,
+    rotation: e.rotation,
+    fontFamily: e.font_family,
+    fontStyle: e.font_style,
+    fontSize: e.font_size,
+    fontColor: e.font_color,
+    opacity: e.transparency / 100,
+    mosaic: e.mosaic,
+    widthPercent: e.width_percent ?? 0,
+    heightPercent: e.height_percent ?? 0,
+    xPos: e.x_pos_percent ?? 0,
+    yPos: e.y_pos_percent ?? 0,
+    hPixels: e.horizontal_adjustment ?? 0,
+    vPixels: e.vertical_adjustment ?? 0,
   };
 }
 
@@ -330,24 +223,9 @@ async function overlaysFor(sharp: SharpModule, el: Element, index: number, src: 
   return overlays;
 }
 
-/** The elements as the server passes them (an array), or as wire JSON / a single object when called directly. */
-function elementList(value: unknown): unknown[] {
-  if (typeof value === 'string') {
-    try {
-      return elementList(JSON.parse(value));
-    } catch {
-      throw new EngineError('UnknownError', 'elements is not valid JSON');
-    }
-  }
-  if (Array.isArray(value)) return value;
-  return value && typeof value === 'object' ? [value] : [];
-}
-
-export const tool: ToolImpl = {
+export const tool = defineTool('watermarkimage', {
   run(input, params, ctx) {
-    const list = elementList(params.elements);
-    if (list.length === 0) return Promise.reject(new EngineError('UnknownError', 'watermark needs at least one element'));
-    const elements = list.map(readElement);
+    const elements = (params.elements ?? []).map(readElement);
     return processImage(input, ctx, { animated: true }, async (src) => {
       const warnings = new Set<string>();
       const overlays: OverlayOptions[] = [];
@@ -362,4 +240,4 @@ export const tool: ToolImpl = {
       return toOutput(encoder(img, format, src), format, [...warnings]);
     });
   },
-};
+});

@@ -4,25 +4,22 @@
  * naming the flag and the allowed values before anything is uploaded.
  *
  * Only parameters the user actually set are sent: the API's own defaults apply otherwise, and the
- * help shows them. A parameter named `no_…` (`no_enlarge_if_smaller`) becomes the pair
- * `--enlarge-if-smaller` / `--no-enlarge-if-smaller`, so the flag reads the way the API means it.
+ * help shows them. `flagFor` is the one rule from a parameter to its flag.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { coerceParam, flagName, ParamError, type ParamSpec } from '../protocol/tools.js';
+import { flagFor } from '../protocol/flag-names.js';
+import { coerceParam, ParamError, type ParamSpec } from '../protocol/tools.js';
+
+export { flagFor, flagLabel } from '../protocol/flag-names.js';
 
 /** The commander attribute name commander derives from a flag (`compression-level` → `compressionLevel`). */
 export function attrName(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-/**
- * The flag of a boolean parameter, without `--`, and whether it reads inverted: `no_enlarge_if_smaller`
- * is `--enlarge-if-smaller` (false) / `--no-enlarge-if-smaller` (true). Used for flags, their reading
- * and `chain --file` steps alike.
- */
-export function booleanFlag(name: string): { flag: string; inverted: boolean } {
-  const inverted = name.startsWith('no_');
-  return { flag: flagName(inverted ? name.slice(3) : name), inverted };
+/** The parameters of `params` that are flags of a command, or of a `--then`/`chain` step (`forStep`). */
+export function flagParams(params: readonly ParamSpec[], opts: { forStep?: boolean } = {}): ParamSpec[] {
+  return params.filter((p) => p.scope !== 'none' && !(opts.forStep && p.scope === 'run'));
 }
 
 function describe(spec: ParamSpec): string {
@@ -36,17 +33,17 @@ function describe(spec: ParamSpec): string {
 /** Adds the options of `params` to `cmd`. */
 export function addParamOptions(cmd: Command, params: readonly ParamSpec[]): void {
   for (const spec of params) {
+    const { flag, inverted, short: letter } = flagFor(spec);
     if (spec.type === 'boolean') {
-      const { flag, inverted } = booleanFlag(spec.name);
       const on = spec.default === true ? !inverted : inverted;
       // Both spellings, so scripts can be explicit either way; help marks the API's default.
       cmd.addOption(new Option(`--${flag}`, `${spec.description}${on ? ' (default)' : ''}`));
       cmd.addOption(new Option(`--no-${flag}`, on ? `Turn off: ${lower(spec.description)}` : `Do not: ${lower(spec.description)} (default)`));
       continue;
     }
-    const short = spec.short ? `-${spec.short}, ` : '';
+    const short = letter ? `-${letter}, ` : '';
     const placeholder = spec.placeholder ?? (spec.choices ? `<${spec.choices.length > 5 ? 'value' : spec.choices.join('|')}>` : '<value>');
-    const opt = new Option(`${short}--${flagName(spec.name)} ${placeholder}`, describe(spec)).argParser((raw: string) => parseValue(spec, raw));
+    const opt = new Option(`${short}--${flag} ${placeholder}`, describe(spec)).argParser((raw: string) => parseValue(spec, raw));
     cmd.addOption(opt);
   }
 }
@@ -57,7 +54,7 @@ function lower(s: string): string {
 
 export function parseValue(spec: ParamSpec, raw: string): unknown {
   try {
-    const v = coerceParam(spec, raw, `--${flagName(spec.name)}`);
+    const v = coerceParam(spec, raw, `--${flagFor(spec).flag}`);
     // Enums of numbers (rotate, multiplier) travel as numbers.
     return spec.type === 'enum' && /^\d+$/.test(String(v)) ? Number(v) : v;
   } catch (e) {
@@ -70,7 +67,7 @@ export function readParams(cmd: Command, params: readonly ParamSpec[]): Record<s
   const opts = cmd.opts();
   const out: Record<string, unknown> = {};
   for (const spec of params) {
-    const { flag, inverted } = spec.type === 'boolean' ? booleanFlag(spec.name) : { flag: flagName(spec.name), inverted: false };
+    const { flag, inverted } = flagFor(spec);
     const key = attrName(flag);
     const source = cmd.getOptionValueSource(key);
     if (source !== 'cli' && source !== 'env') continue;

@@ -5,25 +5,19 @@
  */
 import { Command } from 'commander';
 import { COMMON_PARAMS, FILE_PARAMS, TOOLS, checkEncryptionKey, toolByCommand, toolByName, ParamError, type ToolSpec } from '../protocol/tools.js';
+import { checkStep } from '../protocol/rules.js';
 import { didYouMean } from './suggest.js';
 import type { PipelineStep } from '../run/model.js';
 import { UsageError } from '../lib/errors.js';
-import { addParamOptions, readParams } from './tool-flags.js';
+import { addParamOptions, flagLabel, flagParams, readParams } from './tool-flags.js';
 import { buildWatermarkElements, addWatermarkOptions } from './watermark-flags.js';
-
-/**
- * `debug` is the run option `--api-debug` (not `--debug`, which would read as a CLI log switch);
- * `webhook` belongs to the whole run, so a `--then` step cannot set it.
- */
-const NOT_A_FLAG = new Set(['debug']);
-const RUN_LEVEL = new Set(['webhook']);
 
 /** Registers a tool's own flags, the per-file flags and the common API flags on `cmd`. */
 export function addToolOptions(cmd: Command, spec: ToolSpec, opts: { forStep?: boolean } = {}): void {
   if (spec.tool === 'watermarkimage') addWatermarkOptions(cmd);
-  else addParamOptions(cmd, spec.params);
-  addParamOptions(cmd, FILE_PARAMS);
-  addParamOptions(cmd, COMMON_PARAMS.filter((p) => !NOT_A_FLAG.has(p.name) && !(opts.forStep && RUN_LEVEL.has(p.name))));
+  else addParamOptions(cmd, flagParams(spec.params, opts));
+  addParamOptions(cmd, flagParams(FILE_PARAMS, opts));
+  addParamOptions(cmd, flagParams(COMMON_PARAMS, opts));
 }
 
 /** Reads a step back from a command that `addToolOptions` prepared. */
@@ -55,35 +49,14 @@ export async function readStep(cmd: Command, spec: ToolSpec, cwd = process.cwd()
   };
 }
 
-/** Checks that need several flags together; each message names the flags to use. */
+/**
+ * The rules that need several flags together, shared with the server (src/protocol/rules.ts); the CLI
+ * also enforces the ones the server leaves open. Each message names the flags to use.
+ */
 function validateStep(spec: ToolSpec, params: Record<string, unknown>, file: Record<string, unknown>): void {
-  const cmd = spec.command;
-  switch (spec.tool) {
-    case 'resizeimage': {
-      const hasPixels = params.pixels_width !== undefined || params.pixels_height !== undefined;
-      if (params.resize_mode === undefined) params.resize_mode = params.percentage !== undefined && !hasPixels ? 'percentage' : 'pixels';
-      if (params.resize_mode === 'percentage' && params.percentage === undefined) {
-        throw new UsageError(`${cmd}: --resize-mode percentage needs --percentage <pct>`);
-      }
-      if (params.resize_mode === 'pixels' && !hasPixels) {
-        throw new UsageError(`${cmd}: give a size: --pixels-width/-w <px> and/or --pixels-height/-H <px>, or --percentage/-p <pct>`);
-      }
-      if (params.resize_mode === 'pixels' && params.percentage !== undefined) {
-        throw new UsageError(`${cmd}: --percentage cannot be combined with --pixels-width/--pixels-height`);
-      }
-      break;
-    }
-    case 'cropimage':
-      if (params.width === undefined || params.height === undefined) {
-        throw new UsageError(`${cmd}: --width <px> and --height <px> are both required`);
-      }
-      break;
-    case 'rotateimage':
-      if (!file.rotate) throw new UsageError(`${cmd}: --rotate <90|180|270> is required`);
-      break;
-    default:
-      break;
-  }
+  const rotations = [typeof file.rotate === 'number' ? file.rotate : 0];
+  const [problem] = checkStep(spec.tool, { params, rotations }, flagLabel);
+  if (problem) throw new UsageError(`${spec.command}: ${problem.message}`);
 }
 
 /** Splits a `--then` string the way a POSIX shell would (quotes and backslashes; no expansion). */

@@ -8,11 +8,12 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ELEMENT_PARAMS, checkColor, coerceParam, ParamError, type ParamSpec } from '../protocol/tools.js';
+import { aliasedValue, checkElement as checkElementRules } from '../protocol/rules.js';
 import { UsageError } from '../lib/errors.js';
-import { addParamOptions, readParams } from './tool-flags.js';
+import { addParamOptions, flagParams, readParams } from './tool-flags.js';
 
-/** Element keys settable as flags: everything but `type`, `text` and `image`, which the flags imply. */
-const ELEMENT_FLAG_PARAMS = ELEMENT_PARAMS.filter((p) => !['type', 'text', 'image'].includes(p.name));
+/** Element keys settable as flags: all but those `--text`/`--image` stand for (scope `none` in the table). */
+const ELEMENT_FLAG_PARAMS = flagParams(ELEMENT_PARAMS);
 
 export function addWatermarkOptions(cmd: Command): void {
   cmd.addOption(new Option('--text <text>', 'Stamp this text'));
@@ -48,11 +49,10 @@ export async function buildWatermarkElements(cmd: Command, cwd: string): Promise
   const stampFiles: string[] = [];
   for (const el of elements) {
     if (el.type !== 'image') continue;
-    const file = path.resolve(cwd, String(el.image ?? el.server_filename ?? ''));
+    const file = path.resolve(cwd, String(el.image ?? ''));
     const st = await stat(file).catch(() => undefined);
-    if (!st?.isFile()) throw new UsageError(`watermark: stamp image ${String(el.image ?? el.server_filename)} does not exist`, 'Give a local JPG or PNG file.');
+    if (!st?.isFile()) throw new UsageError(`watermark: stamp image ${String(el.image)} does not exist`, 'Give a local JPG or PNG file.');
     el.image = file;
-    delete el.server_filename;
     if (!stampFiles.includes(file)) stampFiles.push(file);
   }
   return { elements, stampFiles };
@@ -77,22 +77,26 @@ async function readElements(value: string, cwd: string): Promise<unknown[]> {
   return list;
 }
 
-/** Validates one element against the table; unknown keys are passed through (the API ignores them). */
+/**
+ * Validates one element against the table and the element rules shared with the server
+ * (src/protocol/rules.ts); unknown keys are passed through (the API ignores them).
+ */
 function checkElement(raw: unknown, index: number): Record<string, unknown> {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`--elements[${index}] must be an object`);
   const el: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  const label = (key: string) => `--elements[${index}].${key}`;
   for (const spec of ELEMENT_PARAMS as readonly ParamSpec[]) {
-    if (el[spec.name] === undefined || el[spec.name] === null) continue;
+    const { value, key } = aliasedValue(spec, el);
+    if (value === undefined || value === null) continue;
     try {
-      el[spec.name] = coerceParam(spec, el[spec.name], `--elements[${index}].${spec.name}`);
+      el[spec.name] = coerceParam(spec, value, label(key));
     } catch (e) {
       throw new UsageError((e as ParamError).message);
     }
+    if (key !== spec.name) delete el[key];
   }
-  el.type ??= el.image || el.server_filename ? 'image' : 'text';
-  if (el.type === 'text' && !String(el.text ?? '').trim()) throw new UsageError(`--elements[${index}]: a text element needs "text"`);
-  if (el.type === 'image' && !el.image && !el.server_filename) throw new UsageError(`--elements[${index}]: an image element needs "image" (a file path)`);
-  if (typeof el.font_color === 'string') el.font_color = color(el.font_color, `--elements[${index}].font_color`);
+  const [problem] = checkElementRules(el, label);
+  if (problem) throw new UsageError(problem.message);
   return el;
 }
 

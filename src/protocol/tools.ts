@@ -26,6 +26,14 @@ export interface ParamSpec {
   short?: string;
   /** Value placeholder for help text, e.g. `<px>`. */
   placeholder?: string;
+  /**
+   * Where the CLI offers it as a flag: on the tool's command and in each `--then`/`chain` step
+   * (`step`, the default); only on the command, as it belongs to the whole run (`run`); or not as a
+   * flag of its own (`none`: another flag stands for it).
+   */
+  scope?: 'step' | 'run' | 'none';
+  /** Other wire names the official clients send it under; read when the name itself is absent (src/protocol/rules.ts `aliasedValue`). */
+  aliases?: readonly string[];
 }
 
 export interface ToolSpec {
@@ -38,6 +46,13 @@ export interface ToolSpec {
   suffix: string;
   params: readonly ParamSpec[];
   examples: readonly string[];
+  /**
+   * How many times the input bytes a result may weigh before the CLI stops reading it
+   * (src/api/download-limits.ts); default 20. Larger for tools whose results can outgrow their input.
+   */
+  resultMultiple?: number;
+  /** Listed right after this command in `iloveimg --help` (default: in table order). */
+  helpAfter?: string;
 }
 
 export const TOOL_NAMES = [
@@ -111,7 +126,10 @@ export const FILE_STATUSES = [
 ] as const;
 export type FileStatus = (typeof FILE_STATUSES)[number];
 
-/** Parameters every tool accepts (reference: "Process"). */
+/**
+ * Parameters every tool accepts (reference: "Process"). On the CLI `debug` is the run option
+ * `--api-debug` (not `--debug`, which would read as a CLI log switch); `webhook` belongs to the whole run.
+ */
 export const COMMON_PARAMS: readonly ParamSpec[] = [
   { name: 'ignore_errors', type: 'boolean', default: true, description: 'Process the other files when some fail (failures become warnings)' },
   { name: 'output_filename', type: 'string', placeholder: '<template>', description: 'Server-side name of each output; {filename}, {n}, {date}, {tool} are replaced' },
@@ -120,8 +138,8 @@ export const COMMON_PARAMS: readonly ParamSpec[] = [
   { name: 'try_image_repair', type: 'boolean', default: true, description: 'Try to repair a file that fails to process' },
   { name: 'custom_int', type: 'integer', placeholder: '<n>', description: 'An integer stored with the task (filterable in `tasks list`)' },
   { name: 'custom_string', type: 'string', placeholder: '<text>', description: 'A string stored with the task' },
-  { name: 'webhook', type: 'string', placeholder: '<url>', description: 'Return at once and POST the task to this URL when done ("" = async, no callback)' },
-  { name: 'debug', type: 'boolean', default: false, description: 'Ask the server to echo what it received without processing or charging anything' },
+  { name: 'webhook', type: 'string', scope: 'run', placeholder: '<url>', description: 'Return at once and POST the task to this URL when done ("" = async, no callback)' },
+  { name: 'debug', type: 'boolean', default: false, scope: 'none', description: 'Ask the server to echo what it received without processing or charging anything' },
 ];
 
 /** Per-file attributes inside `files[]`. */
@@ -130,11 +148,14 @@ export const FILE_PARAMS: readonly ParamSpec[] = [
   { name: 'password', type: 'string', placeholder: '<password>', description: 'Password to open protected files' },
 ];
 
-/** Keys of one watermark element (reference: "Watermark extra parameters"). */
-export const ELEMENT_PARAMS: readonly ParamSpec[] = [
-  { name: 'type', type: 'enum', choices: ELEMENT_TYPES, default: 'text', description: 'Element type' },
-  { name: 'text', type: 'string', placeholder: '<text>', description: 'The text to stamp' },
-  { name: 'image', type: 'string', placeholder: '<server_filename>', description: 'Server filename of an uploaded JPG/PNG stamp' },
+/**
+ * Keys of one watermark element (reference: "Watermark extra parameters"). On the CLI `--text` and
+ * `--image <file>` stand for `type`, `text` and `image` (src/flags/watermark-flags.ts).
+ */
+const ELEMENT_ROWS = [
+  { name: 'type', type: 'enum', choices: ELEMENT_TYPES, default: 'text', scope: 'none', description: 'Element type' },
+  { name: 'text', type: 'string', scope: 'none', placeholder: '<text>', description: 'The text to stamp' },
+  { name: 'image', type: 'string', scope: 'none', aliases: ['server_filename'], placeholder: '<server_filename>', description: 'Server filename of an uploaded JPG/PNG stamp' },
   { name: 'gravity', type: 'enum', choices: GRAVITIES, default: 'Center', description: 'Where to place the stamp' },
   { name: 'vertical_adjustment_percent', type: 'integer', min: -100, max: 100, default: 0, placeholder: '<pct>', description: 'Shift from the gravity position, in percent of the image height' },
   { name: 'horizontal_adjustment_percent', type: 'integer', min: -100, max: 100, default: 0, placeholder: '<pct>', description: 'Shift from the gravity position, in percent of the image width' },
@@ -145,9 +166,18 @@ export const ELEMENT_PARAMS: readonly ParamSpec[] = [
   { name: 'font_color', type: 'string', default: '#000000', placeholder: '<#rrggbb>', description: 'Hexadecimal colour of a text stamp' },
   { name: 'transparency', type: 'integer', min: 1, max: 100, default: 100, placeholder: '<pct>', description: 'Opacity of the stamp in percent (100 = opaque)' },
   { name: 'mosaic', type: 'boolean', default: false, description: 'Tile the stamp 9 times over the image (overrides position)' },
-];
+] as const satisfies readonly ParamSpec[];
 
-export const TOOLS: readonly ToolSpec[] = [
+/** The element keys' literal types, from which src/protocol/typed.ts derives `ElementParams`. */
+export type ElementRow = (typeof ELEMENT_ROWS)[number];
+
+export const ELEMENT_PARAMS: readonly ParamSpec[] = ELEMENT_ROWS;
+
+/**
+ * Declared `as const` so that TypeScript derives each tool's parameter types from its row
+ * (`ParamsOf<'resizeimage'>`, src/protocol/typed.ts): the engine's types are the table.
+ */
+const TOOL_ROWS = [
   {
     command: 'compress',
     tool: 'compressimage',
@@ -202,8 +232,9 @@ export const TOOLS: readonly ToolSpec[] = [
     tool: 'convertimage',
     summary: 'Convert images to JPG, PNG, GIF or one animated GIF',
     suffix: 'converted',
+    resultMultiple: 60,
     params: [
-      { name: 'to', type: 'enum', choices: CONVERT_TARGETS, default: 'jpg', short: 't', description: 'Target format (gif_animation joins all inputs into one animated GIF)' },
+      { name: 'to', type: 'enum', choices: CONVERT_TARGETS, default: 'jpg', short: 't', aliases: ['convert_to'], description: 'Target format (gif_animation joins all inputs into one animated GIF)' },
       { name: 'gif_time', type: 'integer', min: 1, max: 65535, default: 50, placeholder: '<cs>', description: 'Delay of each frame of gif_animation, in hundredths of a second' },
       { name: 'gif_loop', type: 'boolean', default: true, description: 'Loop the animation forever' },
     ],
@@ -240,6 +271,7 @@ export const TOOLS: readonly ToolSpec[] = [
     tool: 'repairimage',
     summary: 'Recover damaged JPG, PNG and GIF images',
     suffix: 'repaired',
+    resultMultiple: 60,
     params: [],
     examples: ['iloveimg repair broken.jpg', "iloveimg repair 'recovered/*.png' -o fixed/"],
   },
@@ -248,6 +280,8 @@ export const TOOLS: readonly ToolSpec[] = [
     tool: 'removebackgroundimage',
     summary: 'Make the plain background of images transparent (PNG)',
     suffix: 'nobg',
+    resultMultiple: 60,
+    helpAfter: 'upscale',
     params: [],
     examples: ['iloveimg removebackground product.jpg', "iloveimg removebackground 'catalog/*.jpg' -o cutouts/"],
   },
@@ -256,12 +290,18 @@ export const TOOLS: readonly ToolSpec[] = [
     tool: 'upscaleimage',
     summary: 'Enlarge images 2× or 4×',
     suffix: 'upscaled',
+    resultMultiple: 200,
     params: [
       { name: 'multiplier', type: 'enum', choices: UPSCALE_MULTIPLIERS, default: '2', short: 'm', description: 'How many times larger' },
     ],
     examples: ['iloveimg upscale icon.png', 'iloveimg upscale thumb.jpg --multiplier 4 -o big/'],
   },
-];
+] as const satisfies readonly ToolSpec[];
+
+/** The rows' literal types, from which src/protocol/typed.ts derives `ParamsOf<Tool>`. */
+export type ToolRow = (typeof TOOL_ROWS)[number];
+
+export const TOOLS: readonly ToolSpec[] = TOOL_ROWS;
 
 export function toolByCommand(command: string): ToolSpec | undefined {
   return TOOLS.find((t) => t.command === command);

@@ -14,7 +14,6 @@ import {
   FILE_PARAMS,
   ParamError,
   TOOL_NAMES,
-  checkColor,
   checkEncryptionKey,
   coerceParam,
   resolveToolName,
@@ -23,6 +22,8 @@ import {
   type ToolName,
 } from '../protocol/tools.js';
 import type { Fields } from './brackets.js';
+import { aliasedValue, checkElement, checkStep } from '../protocol/rules.js';
+import { fillDefaults, withDefaults } from '../protocol/typed.js';
 import { normaliseElement } from './elements.js';
 import { HttpError } from './errors.js';
 
@@ -129,80 +130,46 @@ function parseFiles(raw: unknown, problems: Problems): RequestedFile[] {
 function parseElements(raw: unknown, problems: Problems, warnings: string[]): Fields[] {
   const list = isAbsent(raw) ? [] : (problems.coerce({ name: 'elements', type: 'json', description: '' }, raw) as unknown[] | undefined);
   if (!list) return [];
-  if (list.length === 0) {
-    problems.add('elements', 'Elements cannot be blank.');
-    return [];
-  }
   return list.map((entry, i) => {
     const sent = (entry !== null && typeof entry === 'object' ? entry : {}) as Fields;
     // The PHP library's own element fields (mode, bold, opacity, width_percent, …): src/server/elements.ts.
     const { given, extra } = normaliseElement(sent, i, (param, message) => problems.add(param, message), (w) => warnings.push(w));
     const element: Fields = { ...extra };
     for (const spec of ELEMENT_PARAMS) {
-      const value = spec.name === 'image' && isAbsent(given.image) ? given.server_filename : given[spec.name];
-      const label = `elements[${i}][${spec.name}]`;
-      if (!isAbsent(value)) element[spec.name] = problems.coerce(spec, value, label);
-      else if (spec.default !== undefined) element[spec.name] = coerceParam(spec, spec.default);
+      const { value } = aliasedValue(spec, given);
+      if (!isAbsent(value)) element[spec.name] = problems.coerce(spec, value, `elements[${i}][${spec.name}]`);
     }
-    // `type` defaults to text, but an element that names a stamp and no text means an image element
-    // (clients that send only `server_filename`, docs/protocol.md §5).
-    if (isAbsent(given.type) && !isAbsent(element.image) && isAbsent(element.text)) element.type = 'image';
-    if (typeof element.font_color === 'string') {
-      try {
-        element.font_color = checkColor(element.font_color, `elements[${i}][font_color]`);
-      } catch (err) {
-        problems.add((err as ParamError).param, (err as ParamError).message);
-      }
-    }
-    if (element.type === 'text' && isAbsent(element.text)) problems.add(`elements[${i}][text]`, 'A text element needs a text.');
-    if (element.type === 'image' && isAbsent(element.image)) {
-      problems.add(`elements[${i}][image]`, 'An image element needs the server_filename of an uploaded stamp image.');
-    }
+    // The rules shared with the CLI (src/protocol/rules.ts), then the table's defaults.
+    for (const p of checkElement(element, (key) => `elements[${i}][${key}]`)) problems.add(p.param, p.message);
+    fillDefaults(ELEMENT_PARAMS, element);
     return element;
   });
 }
 
-/** Checks that a tool has what it cannot work without (the table has no "required"). */
-function checkRequired(tool: ToolName, params: ToolParams, problems: Problems): void {
-  if (tool === 'resizeimage') {
-    if (params.resize_mode === 'percentage' && params.percentage === undefined) {
-      problems.add('percentage', 'percentage is required when resize_mode is percentage.');
-    }
-    if (params.resize_mode === 'pixels' && params.pixels_width === undefined && params.pixels_height === undefined) {
-      problems.add('pixels_width', 'pixels_width or pixels_height is required when resize_mode is pixels.');
-    }
-  }
-  if (tool === 'cropimage') {
-    for (const name of ['width', 'height']) if (params[name] === undefined) problems.add(name, `${name} is required.`);
-  }
-  if (tool === 'watermarkimage' && params.elements === undefined && !problems.byParam.elements) {
-    problems.add('elements', 'Elements cannot be blank.');
-  }
-}
-
-function parseToolParams(tool: ToolName, fields: Fields, problems: Problems, warnings: string[]): ToolParams {
+function parseToolParams(tool: ToolName, fields: Fields, files: RequestedFile[], problems: Problems, warnings: string[]): ToolParams {
   const params: ToolParams = {};
-  // A resize that only gives a percentage means percentage mode, as the CLI infers it too.
-  if (tool === 'resizeimage' && isAbsent(fields.resize_mode) && !isAbsent(fields.percentage)) {
-    if (isAbsent(fields.pixels_width) && isAbsent(fields.pixels_height)) fields = { ...fields, resize_mode: 'percentage' };
-  }
-  for (const spec of toolByName(tool)?.params ?? []) {
-    let raw = fields[spec.name];
-    let label = spec.name;
-    // The guide documents `to`; PHP, .NET and Python send `convert_to` (docs/protocol.md §4).
-    if (spec.name === 'to' && isAbsent(raw) && !isAbsent(fields.convert_to)) {
-      raw = fields.convert_to;
-      label = 'convert_to';
-    }
+  const specs = toolByName(tool)?.params ?? [];
+  let invalid = false;
+  for (const spec of specs) {
+    // Under its name or an alias the clients send: `to` or `convert_to` (docs/protocol.md §4).
+    const { value, key } = aliasedValue(spec, fields);
     if (spec.name === 'elements') {
-      const elements = parseElements(raw, problems, warnings);
+      const elements = parseElements(value, problems, warnings);
       if (elements.length > 0) params.elements = elements;
-    } else if (!isAbsent(raw)) params[spec.name] = problems.coerce(spec, raw, label);
-    else if (spec.default !== undefined) params[spec.name] = coerceParam(spec, spec.default);
+    } else if (!isAbsent(value)) {
+      const coerced = problems.coerce(spec, value, key);
+      if (coerced === undefined) invalid = true;
+      else params[spec.name] = coerced;
+    }
   }
-  if (tool === 'convertimage' && params.to !== undefined) params.convert_to = params.to;
-  checkRequired(tool, params, problems);
-  return params;
+  // The rules shared with the CLI (src/protocol/rules.ts), on valid values only; the ones only the CLI
+  // enforces are skipped, as the API's answer to them is UNCONFIRMED and a server must be liberal.
+  if (!invalid) {
+    const step = { params, rotations: files.map((f) => f.rotate) };
+    for (const p of checkStep(tool, step, (name) => name)) if (!p.clientOnly && !problems.byParam[p.param]) problems.add(p.param, p.message);
+  }
+  // The table's defaults, applied here once: the engine receives ParamsOf<tool> (src/protocol/typed.ts).
+  return withDefaults(tool, params);
 }
 
 export function parseProcessRequest(fields: Fields, taskTool: ToolName): ProcessRequest {
@@ -217,7 +184,7 @@ export function parseProcessRequest(fields: Fields, taskTool: ToolName): Process
 
   const files = parseFiles(fields.files, problems);
   const warnings: string[] = [];
-  const params = parseToolParams(tool, fields, problems, warnings);
+  const params = parseToolParams(tool, fields, files, problems, warnings);
 
   const value = (name: string): unknown => (isAbsent(fields[name]) ? undefined : problems.coerce(common(name), fields[name]));
   const req: ProcessRequest = {
@@ -253,6 +220,8 @@ export function parseProcessRequest(fields: Fields, taskTool: ToolName): Process
     tool,
     files: files.map((f) => ({ server_filename: f.serverFilename, filename: f.filename, rotate: f.rotate })),
     ...params,
+    // An alias the client sent (`convert_to`) is logged beside the name it was read as.
+    ...Object.fromEntries((toolByName(tool)?.params ?? []).flatMap((p) => (p.aliases ?? []).filter((a) => !isAbsent(fields[a])).map((a) => [a, params[p.name]]))),
     ignore_errors: req.ignoreErrors,
     try_image_repair: req.tryRepair,
     ...(req.outputFilename !== undefined && { output_filename: req.outputFilename }),

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ENGINE_TOOLS } from '../../src/engine/index.js';
 import { TOOL_NAMES } from '../../src/protocol/tools.js';
-import { context, corpus, decode, failure, input, means, solid } from './helpers.js';
+import { context, corpus, decode, failure, input, means, solid, wire } from './helpers.js';
 
 const rotate = ENGINE_TOOLS.rotateimage;
 
@@ -10,9 +10,9 @@ describe('engine table', () => {
   it('has one tool per API tool name', () => {
     expect(Object.keys(ENGINE_TOOLS).sort()).toEqual([...TOOL_NAMES].sort());
     for (const name of TOOL_NAMES) expect(typeof ENGINE_TOOLS[name].run).toBe('function');
-    expect(ENGINE_TOOLS.convertimage.joins?.({ to: 'gif_animation' })).toBe(true);
-    expect(ENGINE_TOOLS.convertimage.joins?.({ convert_to: 'gif_animation ' })).toBe(true);
-    expect(ENGINE_TOOLS.convertimage.joins?.({ to: 'jpg' })).toBe(false);
+    expect(ENGINE_TOOLS.convertimage.joins?.(wire('convertimage', { to: 'gif_animation' }))).toBe(true);
+    expect(ENGINE_TOOLS.convertimage.joins?.(wire('convertimage', { convert_to: 'gif_animation ' }))).toBe(true);
+    expect(ENGINE_TOOLS.convertimage.joins?.(wire('convertimage', { to: 'jpg' }))).toBe(false);
   });
 
   it('never imports sharp at module top level (the CLI --help must not load it)', () => {
@@ -125,7 +125,7 @@ describe('failures', () => {
   });
 
   it('maps a sharp timeout to TimeOut', async () => {
-    const slow = ENGINE_TOOLS.upscaleimage.run(input('photo-storm-1920x1280.jpg'), { multiplier: 4 }, context({ timeoutSeconds: 1 }));
+    const slow = ENGINE_TOOLS.upscaleimage.run(input('photo-storm-1920x1280.jpg'), wire('upscaleimage', { multiplier: 4 }), context({ timeoutSeconds: 1 }));
     expect(await failure(slow)).toMatchObject({ status: 'TimeOut', message: expect.stringMatching(/1 s processing limit/) });
   });
 });

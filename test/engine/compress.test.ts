@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ENGINE_TOOLS } from '../../src/engine/index.js';
-import { context, corpus, decode, input } from './helpers.js';
+import { context, corpus, decode, input, wire } from './helpers.js';
 import { fixture } from '../helpers/fixtures.js';
 
 const compress = ENGINE_TOOLS.compressimage;
@@ -29,7 +29,7 @@ const LEVELS = ['extreme', 'recommended', 'low'] as const;
 async function sizes(file: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const level of LEVELS) {
-    const res = await compress.run(input(file), { compression_level: level }, context());
+    const res = await compress.run(input(file), wire('compressimage', { compression_level: level }), context());
     const original = corpus(file);
     const before = await sharp(original).metadata();
     const after = await decode(res);
@@ -56,7 +56,7 @@ describe('compressimage', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'iloveimg-im-'));
     try {
       for (const file of ['photo-storm-1920x1280.jpg', 'photo-wood-2560x1920.jpg']) {
-        const ours = await compress.run(input(file), { compression_level: 'recommended' }, context());
+        const ours = await compress.run(input(file), wire('compressimage', { compression_level: 'recommended' }), context());
         const out = path.join(dir, file);
         execFileSync(imagemagick()!, [fixture(file), '-strip', '-quality', '75', out]);
         const im = readFileSync(out);
@@ -71,7 +71,7 @@ describe('compressimage', () => {
 
   it('recommended keeps a photo close to the original (block SSIM ≥ 0.97)', async () => {
     const file = 'photo-storm-1920x1280.jpg';
-    const ours = await compress.run(input(file), { compression_level: 'recommended' }, context());
+    const ours = await compress.run(input(file), wire('compressimage', { compression_level: 'recommended' }), context());
     const source = await luma(corpus(file));
     expect(blockSsim(source, await luma(ours.data))).toBeGreaterThanOrEqual(0.97);
   });
@@ -79,7 +79,7 @@ describe('compressimage', () => {
   it('makes PNG photos smaller at every level with palette quantisation, keeping alpha', async () => {
     const s = await sizes('png-photo-coffee-600x400.png');
     expect(s.extreme).toBeLessThan(s.low);
-    const rose = await compress.run(input('alpha-yellow-rose-400x301.png'), { compression_level: 'recommended' }, context());
+    const rose = await compress.run(input('alpha-yellow-rose-400x301.png'), wire('compressimage', { compression_level: 'recommended' }), context());
     const d = await decode(rose);
     expect([rose.ext, d.format, d.width, d.height]).toEqual(['png', 'png', 400, 301]);
     expect(d.pixel(0, 0)[3]).toBe(0);
@@ -88,26 +88,26 @@ describe('compressimage', () => {
 
   it('never returns a larger file: an already small input comes back byte for byte', async () => {
     const tiny = await sharp(corpus('png-photo-coffee-600x400.png')).jpeg({ quality: 20 }).toBuffer();
-    const out = await compress.run(input(tiny, 0, 'tiny.jpg'), { compression_level: 'low' }, context());
+    const out = await compress.run(input(tiny, 0, 'tiny.jpg'), wire('compressimage', { compression_level: 'low' }), context());
     expect(out.ext).toBe('jpg');
     expect(out.data.equals(tiny)).toBe(true);
 
-    const webp = await compress.run(input('webp-alpha-yellow-rose-400x301.webp'), { compression_level: 'low' }, context());
+    const webp = await compress.run(input('webp-alpha-yellow-rose-400x301.webp'), wire('compressimage', { compression_level: 'low' }), context());
     expect(webp.ext).toBe('webp');
     expect(webp.data.length).toBeLessThanOrEqual(corpus('webp-alpha-yellow-rose-400x301.webp').length);
-    const webpExtreme = await compress.run(input('webp-alpha-yellow-rose-400x301.webp'), { compression_level: 'extreme' }, context());
+    const webpExtreme = await compress.run(input('webp-alpha-yellow-rose-400x301.webp'), wire('compressimage', { compression_level: 'extreme' }), context());
     expect(webpExtreme.data.length).toBeLessThan(corpus('webp-alpha-yellow-rose-400x301.webp').length);
   });
 
   it('keeps a per-file rotation even when the rotated file is larger than the input', async () => {
     const tiny = await sharp(corpus('png-photo-coffee-600x400.png')).jpeg({ quality: 20 }).toBuffer();
-    const d = await decode(await compress.run(input(tiny, 90, 'tiny.jpg'), { compression_level: 'low' }, context()));
+    const d = await decode(await compress.run(input(tiny, 90, 'tiny.jpg'), wire('compressimage', { compression_level: 'low' }), context()));
     expect([d.width, d.height]).toEqual([400, 600]);
   });
 
   it('compresses animated GIFs keeping frames and delays', async () => {
     const file = 'anim-circular-table-640x360.gif';
-    const out = await compress.run(input(file), { compression_level: 'extreme' }, context());
+    const out = await compress.run(input(file), wire('compressimage', { compression_level: 'extreme' }), context());
     const d = await decode(out);
     expect([out.ext, d.pages, d.width, d.height]).toEqual(['gif', 9, 640, 360]);
     expect(d.delay).toEqual(Array(9).fill(50));
@@ -115,23 +115,23 @@ describe('compressimage', () => {
   });
 
   it('strips metadata but applies orientation and converts colours first', async () => {
-    const storm = await compress.run(input('photo-storm-1920x1280.jpg'), { compression_level: 'extreme' }, context());
+    const storm = await compress.run(input('photo-storm-1920x1280.jpg'), wire('compressimage', { compression_level: 'extreme' }), context());
     const m = await sharp(storm.data).metadata();
     expect(m.exif).toBeUndefined();
-    const astronaut = await sharp((await compress.run(input('png-photo-astronaut-512.png'), {}, context())).data).metadata();
+    const astronaut = await sharp((await compress.run(input('png-photo-astronaut-512.png'), wire('compressimage', {}), context())).data).metadata();
     expect(astronaut.hasProfile).toBe(false);
-    const river = await decode(await compress.run(input('exif-orient6-river-640x428.jpg'), {}, context()));
+    const river = await decode(await compress.run(input('exif-orient6-river-640x428.jpg'), wire('compressimage', {}), context()));
     expect([river.width, river.height]).toEqual([428, 640]);
-    const cmyk = await decode(await compress.run(input('derived-cmyk-storm-1920x1280.jpg'), { compression_level: 'extreme' }, context()));
+    const cmyk = await decode(await compress.run(input('derived-cmyk-storm-1920x1280.jpg'), wire('compressimage', { compression_level: 'extreme' }), context()));
     expect([cmyk.space, cmyk.channels]).toEqual(['srgb', 3]);
   });
 
   it('returns SVG untouched (we cannot write SVG) and defaults to recommended', async () => {
-    const svg = await compress.run(input('svg-icon-cut-48.svg'), {}, context());
+    const svg = await compress.run(input('svg-icon-cut-48.svg'), wire('compressimage', {}), context());
     expect(svg.ext).toBe('svg');
     expect(svg.data.equals(corpus('svg-icon-cut-48.svg'))).toBe(true);
-    const a = await compress.run(input('gray-camera-512.png'), {}, context());
-    const b = await compress.run(input('gray-camera-512.png'), { compression_level: 'recommended' }, context());
+    const a = await compress.run(input('gray-camera-512.png'), wire('compressimage', {}), context());
+    const b = await compress.run(input('gray-camera-512.png'), wire('compressimage', { compression_level: 'recommended' }), context());
     expect(a.data.equals(b.data)).toBe(true);
   });
 });

@@ -3,6 +3,9 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import type { EngineContext, EngineInput, EngineOutput } from '../../src/engine/types.js';
 import { fixture } from '../helpers/fixtures.js';
+import { parseProcessRequest } from '../../src/server/params.js';
+import type { ToolName } from '../../src/protocol/tools.js';
+import type { ParamsOf } from '../../src/protocol/typed.js';
 
 
 export function corpus(name: string): Buffer {
@@ -88,4 +91,12 @@ export async function failure(p: Promise<unknown>): Promise<{ status: string; me
     return { status: e.name === 'EngineError' ? String(e.status) : `not an EngineError: ${String(err)}`, message: String(e.message) };
   }
   return { status: 'resolved', message: '' };
+}
+
+/**
+ * A tool's parameters as the server hands them to the engine: a /process body's fields validated by
+ * the table, with the shared rules and the table's defaults applied (src/server/params.ts).
+ */
+export function wire<T extends ToolName>(tool: T, fields: Record<string, unknown>): ParamsOf<T> {
+  return parseProcessRequest({ ...fields, files: [{ server_filename: 'in.png' }] }, tool).params as ParamsOf<T>;
 }

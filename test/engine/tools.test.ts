@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ENGINE_TOOLS } from '../../src/engine/index.js';
 import { clearBackground } from '../../src/engine/removebackground.js';
-import { context, corpus, decode, failure, input, solid } from './helpers.js';
+import { context, corpus, decode, failure, input, solid, wire } from './helpers.js';
 
 describe('repairimage', () => {
   const repair = ENGINE_TOOLS.repairimage;
@@ -47,19 +47,19 @@ describe('upscaleimage', () => {
   const upscale = ENGINE_TOOLS.upscaleimage;
 
   it('enlarges 2× and 4× (string or number), upright', async () => {
-    const two = await decode(await upscale.run(input('tiff-video-001-150x103.tiff'), { multiplier: 2 }, context()));
+    const two = await decode(await upscale.run(input('tiff-video-001-150x103.tiff'), wire('upscaleimage', { multiplier: 2 }), context()));
     expect([two.format, two.width, two.height]).toEqual(['tiff', 300, 206]);
-    const four = await decode(await upscale.run(input('exif-orient6-iphone4s-205x102.jpg'), { multiplier: '4' }, context()));
+    const four = await decode(await upscale.run(input('exif-orient6-iphone4s-205x102.jpg'), wire('upscaleimage', { multiplier: '4' }), context()));
     expect([four.format, four.width, four.height]).toEqual(['jpeg', 408, 820]);
-    const dflt = await decode(await upscale.run(input('svg-icon-cut-48.svg'), {}, context()));
+    const dflt = await decode(await upscale.run(input('svg-icon-cut-48.svg'), wire('upscaleimage', {}), context()));
     expect([dflt.format, dflt.width, dflt.height]).toEqual(['png', 96, 96]);
   });
 
   it('refuses outputs above the pixel limit or the format maximum with OutOfRange', async () => {
-    const f = await failure(upscale.run(input('png-photo-coffee-600x400.png'), { multiplier: 4 }, context({ limitInputPixels: 1_000_000 })));
+    const f = await failure(upscale.run(input('png-photo-coffee-600x400.png'), wire('upscaleimage', { multiplier: 4 }), context({ limitInputPixels: 1_000_000 })));
     expect(f).toMatchObject({ status: 'OutOfRange', message: expect.stringMatching(/2400×1600 = 3840000 pixels, which exceeds the pixel limit of 1000000/) });
     const wide = await sharp({ create: { width: 5000, height: 2, channels: 3, background: '#888' } }).webp().toBuffer();
-    const g = await failure(upscale.run(input(wide, 0, 'wide.webp'), { multiplier: 4 }, context()));
+    const g = await failure(upscale.run(input(wide, 0, 'wide.webp'), wire('upscaleimage', { multiplier: 4 }), context()));
     expect(g).toMatchObject({ status: 'OutOfRange', message: expect.stringMatching(/WEBP allows \(16383/) });
   });
 });

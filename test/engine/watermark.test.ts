@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ENGINE_TOOLS } from '../../src/engine/index.js';
 import { FALLBACK_FONT, escapeMarkup, installedFonts, pangoFont, resolveFont } from '../../src/engine/watermark.js';
-import { context, decode, failure, input, solid, type Decoded } from './helpers.js';
+import { context, decode, failure, input, solid, type Decoded, wire } from './helpers.js';
 
 const watermark = ENGINE_TOOLS.watermarkimage;
 
@@ -16,7 +16,7 @@ async function twoTone(width: number, height: number): Promise<Buffer> {
 
 async function stampOnWhite(elements: Record<string, unknown>[], uploads: Record<string, Buffer>, width = 200, height = 100): Promise<Decoded> {
   const base = await solid(width, height, '#ffffff');
-  return decode(await watermark.run(input(base), { elements }, context({ uploads })));
+  return decode(await watermark.run(input(base), wire('watermarkimage', { elements }), context({ uploads })));
 }
 
 /** Bounding box of the pixels darker than 128 in luma. */
@@ -76,7 +76,7 @@ describe('fonts', () => {
     // Without fc-list the engine cannot check and trusts the mapping.
     const substituted = installed !== undefined && !installed.has('liberation serif');
     const text = { type: 'text', text: 'Hamburgefonts', font_family: 'Times New Roman', font_size: 40, gravity: 'NorthWest' };
-    const out = await watermark.run(input(await solid(500, 80, '#ffffff')), { elements: [text] }, context());
+    const out = await watermark.run(input(await solid(500, 80, '#ffffff')), wire('watermarkimage', { elements: [text] }), context());
     if (substituted) {
       expect(out.warnings).toEqual([expect.stringMatching(/Liberation Serif.*fonts-liberation2.*"DejaVu Sans" was used instead/)]);
     } else {
@@ -115,7 +115,7 @@ describe('watermarkimage', () => {
   });
 
   it('escapes markup characters in the text instead of failing', async () => {
-    const out = await watermark.run(input(await solid(300, 60, '#ffffff')), { elements: [{ text: '<b>Tom & "Jerry"</b>', font_size: 20, font_family: 'Verdana' }] }, context());
+    const out = await watermark.run(input(await solid(300, 60, '#ffffff')), wire('watermarkimage', { elements: [{ text: '<b>Tom & "Jerry"</b>', font_size: 20, font_family: 'Verdana' }] }), context());
     const box = inkBox(await decode(out));
     expect(box.right - box.left).toBeGreaterThan(150); // the tags are printed, not interpreted
   });
@@ -178,20 +178,20 @@ describe('watermarkimage', () => {
   });
 
   it('a missing stamp file is ServerFileNotFound', async () => {
-    const f = await failure(watermark.run(input(await solid(10, 10, '#fff')), { elements: [{ type: 'image', image: 'nope.png' }] }, context()));
+    const f = await failure(watermark.run(input(await solid(10, 10, '#fff')), wire('watermarkimage', { elements: [{ type: 'image', image: 'nope.png' }] }), context()));
     expect(f).toMatchObject({ status: 'ServerFileNotFound', message: expect.stringMatching(/nope\.png/) });
   });
 
   it('stamps colour onto a greyscale photo, every frame of an animated GIF, and keeps JPEG as JPEG', async () => {
     const uploads = { 'red.png': await solid(40, 20, '#ff0000') };
-    const gray = await decode(await watermark.run(input('gray-camera-512.png'), { elements: [{ image: 'red.png' }] }, context({ uploads })));
+    const gray = await decode(await watermark.run(input('gray-camera-512.png'), wire('watermarkimage', { elements: [{ image: 'red.png' }] }), context({ uploads })));
     expect(near(gray.pixel(256, 256), [255, 0, 0])).toBe(true);
 
-    const anim = await decode(await watermark.run(input('anim-circular-table-640x360.gif'), { elements: [{ image: 'red.png', gravity: 'NorthWest' }] }, context({ uploads })));
+    const anim = await decode(await watermark.run(input('anim-circular-table-640x360.gif'), wire('watermarkimage', { elements: [{ image: 'red.png', gravity: 'NorthWest' }] }), context({ uploads })));
     expect(anim.pages).toBe(9);
     for (let page = 0; page < 9; page++) expect(near(anim.pixel(10, 10, page), [255, 0, 0], 12), `frame ${page}`).toBe(true);
 
-    const jpg = await watermark.run(input('exif-orient6-river-640x428.jpg'), { elements: [{ text: '© 2026', font_size: 30 }] }, context());
+    const jpg = await watermark.run(input('exif-orient6-river-640x428.jpg'), wire('watermarkimage', { elements: [{ text: '© 2026', font_size: 30 }] }), context());
     const j = await decode(jpg);
     expect([jpg.ext, j.format, j.width, j.height]).toEqual(['jpg', 'jpeg', 428, 640]);
   });
