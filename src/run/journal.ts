@@ -12,8 +12,7 @@
  * A line that does not parse is ignored: the journal can only make a run skip work, never lose any.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { PipelineStep } from './model.js';
 import type { InputItem } from './inputs.js';
@@ -41,9 +40,28 @@ function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+// Read buffers of hashFile, kept for the next call. A read stream would allocate a new 64 kB buffer for
+// every read: a 1 GiB input left 30 MB of them to the garbage collector at a time, the client's peak
+// memory (docs/performance.md, "Memory"). At most one buffer per hash in flight is ever allocated.
+const spareBuffers: Buffer[] = [];
+
 export async function hashFile(file: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  const buf = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(64 * 1024);
+  const fh = await open(file, 'r').catch((e: unknown) => {
+    spareBuffers.push(buf);
+    throw e;
+  });
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    spareBuffers.push(buf);
+    await fh.close();
+  }
   return h.digest('hex');
 }
 
