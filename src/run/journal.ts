@@ -107,7 +107,8 @@ export class Journal {
   async record(input: string, output: string, outputBytes: number): Promise<void> {
     const st = await stat(input);
     const line: JournalLine = { sig: this.sig, input, size: st.size, mtimeMs: st.mtimeMs, sha256: await hashFile(input), output, outputBytes, at: new Date().toISOString() };
-    this.lines.push(line);
+    // Not added to this.lines: a run asks done() before it starts (preflight), never about a file it
+    // finished itself, and a line kept per file would grow with the batch (docs/performance.md, "Memory").
     await mkdir(path.dirname(this.file), { recursive: true });
     // One appendFile per line: a hard stop can cut at most the last line, which open() then ignores.
     await appendFile(this.file, `${JSON.stringify(line)}\n`);
