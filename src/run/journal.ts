@@ -12,8 +12,7 @@
  * A line that does not parse is ignored: the journal can only make a run skip work, never lose any.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { PipelineStep } from './model.js';
 import type { InputItem } from './inputs.js';
@@ -41,9 +40,28 @@ function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+// Read buffers of hashFile, kept for the next call. A read stream would allocate a new 64 kB buffer for
+// every read: a 1 GiB input left 30 MB of them to the garbage collector at a time, the client's peak
+// memory (docs/performance.md, "Memory"). At most one buffer per hash in flight is ever allocated.
+const spareBuffers: Buffer[] = [];
+
 export async function hashFile(file: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  const buf = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(64 * 1024);
+  const fh = await open(file, 'r').catch((e: unknown) => {
+    spareBuffers.push(buf);
+    throw e;
+  });
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    spareBuffers.push(buf);
+    await fh.close();
+  }
   return h.digest('hex');
 }
 
@@ -89,7 +107,8 @@ export class Journal {
   async record(input: string, output: string, outputBytes: number): Promise<void> {
     const st = await stat(input);
     const line: JournalLine = { sig: this.sig, input, size: st.size, mtimeMs: st.mtimeMs, sha256: await hashFile(input), output, outputBytes, at: new Date().toISOString() };
-    this.lines.push(line);
+    // Not added to this.lines: a run asks done() before it starts (preflight), never about a file it
+    // finished itself, and a line kept per file would grow with the batch (docs/performance.md, "Memory").
     await mkdir(path.dirname(this.file), { recursive: true });
     // One appendFile per line: a hard stop can cut at most the last line, which open() then ignores.
     await appendFile(this.file, `${JSON.stringify(line)}\n`);
