@@ -20,6 +20,8 @@ export interface ClientOptions {
   onRetry?: (info: { step: Step; attempt: number; error: ApiError; delayMs: number }) => void;
   /** Aborts every request in flight (Ctrl-C). */
   signal?: AbortSignal;
+  /** The embedded engine's in-process transport; without it, requests go over HTTP (got). */
+  dispatch?: InProcessDispatch;
 }
 
 /** A started task: its id, tool, and the worker it lives on. */
@@ -68,3 +70,15 @@ export interface RequestSpec {
   /** Sent even after the abort signal fired (cleaning up remote tasks on Ctrl-C). */
   unabortable?: boolean;
 }
+
+/**
+ * The embedded engine's router reached without a socket (src/server/inject.ts has the server side):
+ * one request in, its answer's status, headers and body stream out.
+ */
+export type InProcessDispatch = (req: {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: Buffer | import('node:stream').Readable;
+  signal?: AbortSignal;
+}) => Promise<{ statusCode: number; headers: import('node:http').IncomingHttpHeaders; body: import('node:stream').Readable }>;
