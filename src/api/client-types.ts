@@ -64,6 +64,8 @@ export interface RequestSpec {
   json?: unknown;
   /** Builds a fresh body for each attempt (a FormData cannot be replayed: docs/dependencies.md §5). */
   form?: () => Promise<FormData>;
+  /** The same upload as its parts, for the in-process transport (src/api/in-process.ts). */
+  upload?: readonly import('./in-process.js').UploadPart[];
   onUploadProgress?: (transferred: number) => void;
   /** Whether a failed attempt may be sent again (see retry.ts). */
   idempotent: boolean;
@@ -79,6 +81,6 @@ export type InProcessDispatch = (req: {
   method: string;
   url: string;
   headers: Record<string, string>;
-  body?: Buffer | import('node:stream').Readable;
+  body?: Buffer | Buffer[] | import('node:stream').Readable;
   signal?: AbortSignal;
 }) => Promise<{ statusCode: number; headers: import('node:http').IncomingHttpHeaders; body: import('node:stream').Readable }>;

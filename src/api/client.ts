@@ -69,6 +69,8 @@ export class IloveimgClient {
     for (let i = 0; i < chunks; i++) {
       const part = chunks === 1 ? blob : blob.slice(i * CHUNK_BYTES, Math.min(blob.size, (i + 1) * CHUNK_BYTES));
       let reported = 0;
+      const start = i * CHUNK_BYTES;
+      const file = { name: 'file', filename: source.filename, path: source.path, data: source.data, start, size: part.size };
       last = await this.call<UploadResponse>({
         step: 'upload',
         method: 'POST',
@@ -84,6 +86,7 @@ export class IloveimgClient {
           }
           return fd;
         },
+        upload: [{ name: 'task', value: ref.task }, file, ...(chunks > 1 ? [{ name: 'chunk', value: String(i) }, { name: 'chunks', value: String(chunks) }] : [])],
         onUploadProgress: (transferred) => {
           // The multipart envelope counts too; report only the file's bytes, once each.
           const now = Math.min(transferred, part.size);
@@ -259,8 +262,7 @@ export class IloveimgClient {
       const signal = spec.unabortable ? undefined : this.options.signal;
       let res: { statusCode: number; headers: IncomingHttpHeaders; body: string };
       if (this.options.dispatch) {
-        const form = spec.form ? await spec.form() : undefined;
-        const answer = await sendInProcess(this.options.dispatch, { method: spec.method, url: spec.url, headers, json: spec.json, form, signal, timeoutMs: this.options.timeoutMs ?? 300_000 });
+        const answer = await sendInProcess(this.options.dispatch, { method: spec.method, url: spec.url, headers, json: spec.json, upload: spec.upload, signal, timeoutMs: this.options.timeoutMs ?? 300_000 });
         res = { statusCode: answer.statusCode, headers: answer.headers, body: await readAnswerText(answer, spec.step) };
       } else res = await gotCall(await this.got(), spec, headers, signal);
       const body = parseBody(res.body);

@@ -8,13 +8,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Readable } from 'node:stream';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import type { InProcessDispatch } from './client-types.js';
 import { MAX_JSON_BYTES } from './download-limits.js';
 import { ApiError, type Step } from './errors.js';
-
-/** Blobs up to this size are read whole and sent as one buffer; larger ones stream. */
-const WHOLE_BODY_BYTES = 4 * 1024 * 1024;
 
 export interface InProcessAnswer {
   statusCode: number;
@@ -27,7 +25,8 @@ export interface InProcessSpec {
   url: string;
   headers: Record<string, string>;
   json?: unknown;
-  form?: FormData;
+  /** An upload's multipart body, as its parts (see encodeUpload). */
+  upload?: readonly UploadPart[];
   signal?: AbortSignal;
   /** The per-request bound (the client's --timeout): past it the request is cut as got cuts it. */
   timeoutMs?: number;
@@ -36,11 +35,11 @@ export interface InProcessSpec {
 /** Sends one request to the engine; the answer's body is a stream (a download) to read or drain. */
 export async function sendInProcess(dispatch: InProcessDispatch, spec: InProcessSpec): Promise<InProcessAnswer> {
   const headers: Record<string, string> = { ...spec.headers };
-  let body: Buffer | Readable | undefined;
-  if (spec.form) {
-    const encoded = await encodeMultipart(spec.form);
+  let body: Buffer | Buffer[] | undefined;
+  if (spec.upload) {
+    const encoded = await encodeUpload(spec.upload);
     headers['content-type'] = encoded.contentType;
-    if (encoded.length !== undefined) headers['content-length'] = String(encoded.length);
+    headers['content-length'] = String(encoded.length);
     body = encoded.body;
   } else if (spec.json !== undefined) {
     body = Buffer.from(JSON.stringify(spec.json));
@@ -66,45 +65,46 @@ export async function readAnswerText(answer: InProcessAnswer, step: Step): Promi
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** One part of an upload's multipart body: a text field, or a slice of a file or of bytes. */
+export type UploadPart = { name: string; value: string } | { name: string; filename: string; path?: string; data?: Buffer; start: number; size: number };
+
 /**
  * multipart/form-data as browsers and undici encode a FormData (WHATWG "multipart/form-data encoding
  * algorithm": `"`, CR and LF in names escaped as %22, %0D, %0A; a file part with its filename and
- * `application/octet-stream` when the blob has no type). Small bodies become one buffer.
+ * `application/octet-stream`). The file's bytes are read straight into their own buffer (an upload
+ * part is at most CHUNK_BYTES), and the body is handed over as its pieces, not copied into one.
  */
-export async function encodeMultipart(form: FormData): Promise<{ contentType: string; body: Buffer | Readable; length?: number }> {
+export async function encodeUpload(parts: readonly UploadPart[]): Promise<{ contentType: string; body: Buffer[]; length: number }> {
   const boundary = `----iloveimg${randomBytes(12).toString('hex')}`;
   const escape = (s: string): string => s.replace(/\n/g, '%0A').replace(/\r/g, '%0D').replace(/"/g, '%22');
-  const parts: (Buffer | Blob)[] = [];
-  let length = 0;
-  let streamed = false;
-  for (const [name, value] of form) {
-    if (typeof value === 'string') {
-      const text = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${escape(name)}"\r\n\r\n${value.replace(/\r(?!\n)|(?<!\r)\n/g, '\r\n')}\r\n`);
-      parts.push(text);
-      length += text.length;
-    } else {
-      const head = Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="${escape(name)}"; filename="${escape(value.name)}"\r\n` +
-          `Content-Type: ${value.type || 'application/octet-stream'}\r\n\r\n`,
-      );
-      parts.push(head, value, Buffer.from('\r\n'));
-      length += head.length + value.size + 2;
-      if (value.size > WHOLE_BODY_BYTES) streamed = true;
+  const body: Buffer[] = [];
+  let text = '';
+  for (const part of parts) {
+    if ('value' in part) {
+      text += `--${boundary}\r\nContent-Disposition: form-data; name="${escape(part.name)}"\r\n\r\n${part.value.replace(/\r(?!\n)|(?<!\r)\n/g, '\r\n')}\r\n`;
+      continue;
     }
+    text += `--${boundary}\r\nContent-Disposition: form-data; name="${escape(part.name)}"; filename="${escape(part.filename)}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+    body.push(Buffer.from(text), await sliceOf(part));
+    text = '\r\n';
   }
-  const tail = Buffer.from(`--${boundary}--\r\n`);
-  parts.push(tail);
-  length += tail.length;
-  const contentType = `multipart/form-data; boundary=${boundary}`;
-  if (!streamed) {
-    const buffers = await Promise.all(parts.map(async (p) => (Buffer.isBuffer(p) ? p : Buffer.from(await p.arrayBuffer()))));
-    return { contentType, body: Buffer.concat(buffers, length), length };
-  }
-  async function* chunks(): AsyncGenerator<Buffer> {
-    for (const p of parts) {
-      if (Buffer.isBuffer(p)) yield p;
-      else for await (const c of p.stream() as unknown as AsyncIterable<Uint8Array>) yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+  body.push(Buffer.from(`${text}--${boundary}--\r\n`));
+  return { contentType: `multipart/form-data; boundary=${boundary}`, body, length: body.reduce((n, b) => n + b.length, 0) };
+}
+
+async function sliceOf(part: { path?: string; data?: Buffer; start: number; size: number }): Promise<Buffer> {
+  if (!part.path) return (part.data ?? Buffer.alloc(0)).subarray(part.start, part.start + part.size);
+  const buf = Buffer.allocUnsafe(part.size);
+  const fh = await open(part.path, 'r');
+  try {
+    let got = 0;
+    while (got < part.size) {
+      const { bytesRead } = await fh.read(buf, got, part.size - got, part.start + got);
+      if (bytesRead === 0) throw Object.assign(new Error(`${part.path} changed while it was being read`), { code: 'ECHANGED' });
+      got += bytesRead;
     }
+  } finally {
+    await fh.close();
   }
-  return { contentType, body: Readable.from(chunks(), { objectMode: false }), length };
+  return buf;
 }

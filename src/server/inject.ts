@@ -16,8 +16,8 @@ export interface InjectRequest {
   url: string;
   /** Lower-case names, as node:http gives them to the server. */
   headers: Record<string, string>;
-  /** The raw body: bytes, or a stream of them (a multipart upload). */
-  body?: Buffer | Readable;
+  /** The raw body: bytes (in pieces), or a stream of them. */
+  body?: Buffer | Buffer[] | Readable;
   /** Aborting cuts the request as a closed connection would. */
   signal?: AbortSignal;
 }
@@ -48,8 +48,8 @@ class InjectedRequest extends Readable {
     // What prepareEarlyAnswer and the fault injector do to a connection: here, cut the request.
     this.socket = { remoteAddress: '127.0.0.1', destroy: () => void this.destroy() };
     const body = spec.body;
-    if (body === undefined || Buffer.isBuffer(body)) {
-      if (body?.length) this.push(body);
+    if (body === undefined || Buffer.isBuffer(body) || Array.isArray(body)) {
+      for (const piece of body === undefined ? [] : Array.isArray(body) ? body : [body]) if (piece.length) this.push(piece);
       this.pushEnd();
     } else {
       this.source = body;
