@@ -41,7 +41,11 @@ function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export async function hashFile(file: string): Promise<string> {
+/** Files up to this size are hashed from one read: a stream costs more than the hash on small files. */
+const ONE_READ_BYTES = 4 * 1024 * 1024;
+
+export async function hashFile(file: string, size?: number): Promise<string> {
+  if (size !== undefined && size <= ONE_READ_BYTES) return createHash('sha256').update(await readFile(file)).digest('hex');
   const h = createHash('sha256');
   for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
   return h.digest('hex');
@@ -53,6 +57,9 @@ export class Journal {
     private readonly lines: JournalLine[],
     readonly sig: string,
   ) {}
+
+  /** The journal's directory, made once per run. */
+  private dirMade?: Promise<unknown>;
 
   static async open(dir: string, sig: string): Promise<Journal> {
     const file = path.join(dir, JOURNAL_FILE);
@@ -78,7 +85,7 @@ export class Journal {
     const st = await stat(item.source);
     let hit = mode.resume ? candidates.findLast((l) => l.input === item.source && l.size === st.size && l.mtimeMs === st.mtimeMs) : undefined;
     if (!hit && mode.unchanged) {
-      const sha = await hashFile(item.source);
+      const sha = await hashFile(item.source, st.size);
       hit = candidates.findLast((l) => l.sha256 === sha);
     }
     if (!hit) return undefined;
@@ -88,9 +95,9 @@ export class Journal {
 
   async record(input: string, output: string, outputBytes: number): Promise<void> {
     const st = await stat(input);
-    const line: JournalLine = { sig: this.sig, input, size: st.size, mtimeMs: st.mtimeMs, sha256: await hashFile(input), output, outputBytes, at: new Date().toISOString() };
+    const line: JournalLine = { sig: this.sig, input, size: st.size, mtimeMs: st.mtimeMs, sha256: await hashFile(input, st.size), output, outputBytes, at: new Date().toISOString() };
     this.lines.push(line);
-    await mkdir(path.dirname(this.file), { recursive: true });
+    await (this.dirMade ??= mkdir(path.dirname(this.file), { recursive: true }));
     // One appendFile per line: a hard stop can cut at most the last line, which open() then ignores.
     await appendFile(this.file, `${JSON.stringify(line)}\n`);
   }
