@@ -91,6 +91,11 @@ class InjectedResponse extends Writable {
   constructor(onHead: () => void) {
     super();
     this.onHead = onHead;
+    // A reader that goes away mid-body (a bound hit, an abort) is a closed connection: the handler's
+    // writes fail instead of waiting for a drain that never comes.
+    this.body.once('close', () => {
+      if (!this.body.writableFinished && !this.destroyed) this.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    });
   }
 
   setHeader(name: string, value: number | string | readonly string[]): this {
@@ -146,7 +151,7 @@ class InjectedResponse extends Writable {
 
   override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
     // A response cut mid-way: the caller's body stream fails as a reset connection would.
-    if (!this.body.writableEnded) this.body.destroy(err ?? Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    if (!this.body.writableEnded && !this.body.destroyed) this.body.destroy(err ?? Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
     cb(err);
   }
 }

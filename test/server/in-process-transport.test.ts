@@ -100,6 +100,26 @@ describe('in-process and loopback transports', () => {
   });
 });
 
+describe('in-process downloads', () => {
+  it('a reader that stops mid-download (a bound hit) does not hold the engine open', async () => {
+    const own = await startServer({ host: '127.0.0.1', port: 0 });
+    try {
+      const client = new IloveimgClient({ apiUrl: own.url, credentials: own.projects[0], retry: { retries: 0 }, dispatch: own.dispatch });
+      const ref = await client.start('resizeimage');
+      const file = fixture('photo-wood-2560x1920.jpg');
+      const up = await client.upload(ref, { path: file, filename: 'wood.jpg' });
+      await client.process(ref, { files: [{ server_filename: up.server_filename, filename: 'wood.jpg' }], resize_mode: 'percentage', percentage: 90 });
+      const err = await client.download(ref, path.join(dir, 'cut.jpg'), { maxBytes: 1000 }).catch((e: unknown) => e);
+      expect((err as { type?: string }).type).toBe('ResultTooLarge');
+      // The download handler's write failed with the reader gone, so close() has nothing to wait for.
+      const log = own.log.filter((r) => r.path.startsWith('/v1/download/'));
+      expect(log).toHaveLength(1);
+    } finally {
+      await own.close();
+    }
+  }, 30_000);
+});
+
 describe('the embedded engine of the CLI', () => {
   it('is reached in-process by default and over loopback with ILOVEIMG_ENGINE_TRANSPORT=loopback', async () => {
     const io = { verbose: false, interactive: false, info: () => undefined, warn: () => undefined } as never;
