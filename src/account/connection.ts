@@ -4,7 +4,8 @@
  * Precedence, one rule for every setting (README "Configuration"): flag > environment > selected
  * profile > default profile > embedded engine. With no keys from any of them, or with `--local`, the
  * engine is started in-process on 127.0.0.1 (port 0) with a throwaway key pair and the very same
- * client talks to it over HTTP: one code path, offline or in the cloud.
+ * client talks to it with the API's requests: handed to its router in-process, or over loopback HTTP
+ * with ILOVEIMG_ENGINE_TRANSPORT=loopback (docs/architecture.md, "Transport").
  */
 import { mkdir, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,6 +34,8 @@ export interface Connection {
   client: IloveimgClient;
   /** True when talking to the in-process engine. */
   embedded: boolean;
+  /** How requests travel: to the embedded engine's router directly or over loopback, or to a server. */
+  transport: 'in-process' | 'loopback' | 'network';
   apiUrl: string;
   close(): Promise<void>;
 }
@@ -123,7 +126,7 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
     }
     const apiUrl = s.apiUrl ?? DEFAULT_API_URL;
     const client = new IloveimgClient(clientOptions(apiUrl, s.publicKey!, s.secretKey!));
-    return { client, embedded: false, apiUrl, close: async () => undefined };
+    return { client, embedded: false, transport: 'network', apiUrl, close: async () => undefined };
   }
 
   if (opts.requireRemote) {
@@ -139,20 +142,23 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
   const untrack = trackTempDir(dataDir);
   // The user's own files: the decode-memory cap is half the machine's memory, not serve's 1000 MB.
   const limits = { maxDecodeBytes: Math.max(1e9, Math.floor(totalmem() / 2)) };
-  const server = await startServer({ host: '127.0.0.1', port: 0, dataDir, limits }).catch(async (e: unknown) => {
+  const server = await startServer({ host: '127.0.0.1', port: 0, dataDir, keepTasks: false, limits }).catch(async (e: unknown) => {
     await rm(dataDir, { recursive: true, force: true });
     untrack();
     throw e;
   });
   const [pair] = server.projects;
   if (!flags.local) await engineNotice(opts.io, path.dirname(s.profile.file));
-  const client = new IloveimgClient(clientOptions(server.url, pair.publicKey, pair.secretKey));
+  // The in-process transport unless ILOVEIMG_ENGINE_TRANSPORT=loopback (docs/architecture.md,
+  // "Transport"): same router, handlers and wire format, no socket. The engine listens either way.
+  const loopback = (opts.env ?? process.env).ILOVEIMG_ENGINE_TRANSPORT === 'loopback';
+  const client = new IloveimgClient({ ...clientOptions(server.url, pair.publicKey, pair.secretKey), dispatch: loopback ? undefined : server.dispatch });
   const close = async () => {
     await server.close();
     await rm(dataDir, { recursive: true, force: true });
     untrack();
   };
-  return { client, embedded: true, apiUrl: server.url, close };
+  return { client, embedded: true, transport: loopback ? 'loopback' : 'in-process', apiUrl: server.url, close };
 }
 
 /**

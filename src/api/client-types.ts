@@ -20,6 +20,8 @@ export interface ClientOptions {
   onRetry?: (info: { step: Step; attempt: number; error: ApiError; delayMs: number }) => void;
   /** Aborts every request in flight (Ctrl-C). */
   signal?: AbortSignal;
+  /** The embedded engine's in-process transport; without it, requests go over HTTP (got). */
+  dispatch?: InProcessDispatch;
 }
 
 /** A started task: its id, tool, and the worker it lives on. */
@@ -62,9 +64,23 @@ export interface RequestSpec {
   json?: unknown;
   /** Builds a fresh body for each attempt (a FormData cannot be replayed: docs/dependencies.md §5). */
   form?: () => Promise<FormData>;
+  /** The same upload as its parts, for the in-process transport (src/api/in-process.ts). */
+  upload?: readonly import('./in-process.js').UploadPart[];
   onUploadProgress?: (transferred: number) => void;
   /** Whether a failed attempt may be sent again (see retry.ts). */
   idempotent: boolean;
   /** Sent even after the abort signal fired (cleaning up remote tasks on Ctrl-C). */
   unabortable?: boolean;
 }
+
+/**
+ * The embedded engine's router reached without a socket (src/server/inject.ts has the server side):
+ * one request in, its answer's status, headers and body stream out.
+ */
+export type InProcessDispatch = (req: {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: Buffer | Buffer[] | import('node:stream').Readable;
+  signal?: AbortSignal;
+}) => Promise<{ statusCode: number; headers: import('node:http').IncomingHttpHeaders; body: import('node:stream').Readable }>;

@@ -10,16 +10,18 @@
  * - Bodies are JSON, as js-core and the Python library send them; uploads are multipart `task` + `file`.
  * - Files over 2,000,000 bytes go up in chunks of that size (`chunk`/`chunks`), as the .NET library does.
  */
-import { openAsBlob } from 'node:fs';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openAsBlob } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import type { Got, Response } from 'got';
+import type { Got } from 'got';
 import { TokenSigner } from './auth.js';
 import { ApiError, AuthenticationError } from './errors.js';
 import { DEFAULT_RETRIES, retryDelay, shouldRetry, type RetryPolicy } from './retry.js';
 import { boundedCounter, MAX_JSON_BYTES, NotAnImageError, ResultTooLargeError } from './download-limits.js';
 import type { ClientOptions, DownloadResult, ListFilters, RequestSpec, TaskRef, UploadSource } from './client-types.js';
-import { enc, filenameFromDisposition, parseBody, refuseOtherOrigins, retryAfterOf, sleep, toApiError } from './http-helpers.js';
+import { enc, filenameFromDisposition, parseBody, retryAfterOf, sleep, toApiError } from './http-helpers.js';
+import { gotCall, gotOpenDownload, makeGot } from './got-transport.js';
+import { readAnswerText, sendInProcess } from './in-process.js';
 import type {
   InfoResponse,
   NextTaskResponse,
@@ -67,6 +69,8 @@ export class IloveimgClient {
     for (let i = 0; i < chunks; i++) {
       const part = chunks === 1 ? blob : blob.slice(i * CHUNK_BYTES, Math.min(blob.size, (i + 1) * CHUNK_BYTES));
       let reported = 0;
+      const start = i * CHUNK_BYTES;
+      const file = { name: 'file', filename: source.filename, path: source.path, data: source.data, start, size: part.size };
       last = await this.call<UploadResponse>({
         step: 'upload',
         method: 'POST',
@@ -82,6 +86,7 @@ export class IloveimgClient {
           }
           return fd;
         },
+        upload: [{ name: 'task', value: ref.task }, file, ...(chunks > 1 ? [{ name: 'chunk', value: String(i) }, { name: 'chunks', value: String(chunks) }] : [])],
         onUploadProgress: (transferred) => {
           // The multipart envelope counts too; report only the file's bytes, once each.
           const now = Math.min(transferred, part.size);
@@ -194,43 +199,35 @@ export class IloveimgClient {
    * the server gave it; whether it is a zip is decided from the bytes by the caller.
    */
   async download(ref: TaskRef, destPath: string, limits: { maxBytes?: number; check?: (head: Buffer) => string | undefined } = {}): Promise<DownloadResult> {
-    return this.withRetries({ step: 'download', method: 'GET', url: this.workerUrl(ref, `download/${enc(ref.task)}`), idempotent: true }, async () => {
-      const got = await this.got();
-      const stream = got.stream(this.workerUrl(ref, `download/${enc(ref.task)}`), {
-        headers: await this.headers(),
-        throwHttpErrors: false,
-        // The total bound per attempt, and a stall bound: a server that stops sending mid-download
-        // costs idleTimeoutMs per attempt, not the whole per-request timeout.
-        timeout: { request: this.options.timeoutMs ?? 300_000, socket: this.options.idleTimeoutMs ?? 30_000 },
-        retry: { limit: 0 },
-        signal: this.options.signal,
-      });
-      const response = await new Promise<Response>((resolve, reject) => {
-        stream.once('response', resolve);
-        stream.once('error', reject);
-      });
-      if (response.statusCode >= 400) {
+    const url = this.workerUrl(ref, `download/${enc(ref.task)}`);
+    return this.withRetries({ step: 'download', method: 'GET', url, idempotent: true }, async () => {
+      const headers = await this.headers();
+      const answer = this.options.dispatch
+        ? await sendInProcess(this.options.dispatch, { method: 'GET', url, headers, signal: this.options.signal, timeoutMs: this.options.timeoutMs ?? 300_000 }).then((a) => ({ ...a, transferred: () => 0 }))
+        : await gotOpenDownload(await this.got(), url, headers, this.options);
+      if (answer.statusCode >= 400) {
         const chunks: Buffer[] = [];
         let size = 0;
-        for await (const c of stream) {
+        for await (const c of answer.body) {
           if ((size += (c as Buffer).length) > MAX_JSON_BYTES) break;
           chunks.push(c as Buffer);
         }
-        throw ApiError.fromResponse(response.statusCode, 'download', parseBody(Buffer.concat(chunks).toString('utf8')), retryAfterOf(response));
+        answer.body.destroy();
+        throw ApiError.fromResponse(answer.statusCode, 'download', parseBody(Buffer.concat(chunks).toString('utf8')), retryAfterOf(answer));
       }
       // Counted after any Content-Encoding is undone: a gzip bomb stops at the bound, on disk, in 64 kB steps.
       const counter = boundedCounter('the downloaded result', { maxBytes: limits.maxBytes ?? Infinity, maxRatio: Infinity }, undefined, limits.check);
       try {
-        await pipeline(stream, counter.stream, createWriteStream(destPath));
+        await pipeline(answer.body, counter.stream, createWriteStream(destPath));
       } catch (e) {
         if (e instanceof ResultTooLargeError || e instanceof NotAnImageError) throw new ApiError(e.message, 0, 'download', e.type);
         throw e;
       }
-      const disposition = response.headers['content-disposition'];
+      const disposition = answer.headers['content-disposition'];
       return {
         filename: disposition ? filenameFromDisposition(disposition) : undefined,
-        bytes: Number(response.headers['content-length'] ?? 0) || (stream.downloadProgress?.transferred ?? 0),
-        contentType: response.headers['content-type'],
+        bytes: Number(answer.headers['content-length'] ?? 0) || answer.transferred(),
+        contentType: answer.headers['content-type'],
       };
     });
   }
@@ -250,13 +247,7 @@ export class IloveimgClient {
   private async got(): Promise<Got> {
     if (!this.gotInstance) {
       const { default: got } = await import('got');
-      this.gotInstance = got.extend({
-        headers: { 'user-agent': this.options.userAgent ?? 'iloveimg-cli', accept: 'application/json' },
-        retry: { limit: 0 }, // retries are ours (retry.ts): got cannot replay a FormData body
-        throwHttpErrors: false,
-        timeout: { request: this.options.timeoutMs ?? 300_000 },
-        hooks: { beforeRedirect: [refuseOtherOrigins] },
-      });
+      this.gotInstance = makeGot(got, this.options);
     }
     return this.gotInstance;
   }
@@ -267,28 +258,13 @@ export class IloveimgClient {
 
   private async call<T>(spec: RequestSpec): Promise<T> {
     return this.withRetries(spec, async () => {
-      const got = await this.got();
-      const req = got(spec.url, {
-        method: spec.method,
-        headers: await this.headers(),
-        json: spec.json,
-        body: spec.form ? await spec.form() : undefined,
-        signal: spec.unabortable ? undefined : this.options.signal,
-        responseType: 'text',
-      });
-      if (spec.onUploadProgress) req.on('uploadProgress', (p) => spec.onUploadProgress?.(p.transferred));
-      // A JSON answer is small: one larger than MAX_JSON_BYTES (after decompression) is cut off there.
-      let tooLarge = false;
-      req.on('downloadProgress', (p) => {
-        if (p.transferred > MAX_JSON_BYTES && !tooLarge) {
-          tooLarge = true;
-          req.cancel();
-        }
-      });
-      const res = await req.catch((e: unknown) => {
-        if (tooLarge) throw new ApiError(`the answer to ${spec.step} is larger than ${MAX_JSON_BYTES} bytes; refused`, 0, spec.step, 'ResponseTooLarge');
-        throw e;
-      });
+      const headers = await this.headers();
+      const signal = spec.unabortable ? undefined : this.options.signal;
+      let res: { statusCode: number; headers: IncomingHttpHeaders; body: string };
+      if (this.options.dispatch) {
+        const answer = await sendInProcess(this.options.dispatch, { method: spec.method, url: spec.url, headers, json: spec.json, upload: spec.upload, signal, timeoutMs: this.options.timeoutMs ?? 300_000 });
+        res = { statusCode: answer.statusCode, headers: answer.headers, body: await readAnswerText(answer, spec.step) };
+      } else res = await gotCall(await this.got(), spec, headers, signal);
       const body = parseBody(res.body);
       if (res.statusCode >= 400) throw ApiError.fromResponse(res.statusCode, spec.step, body, retryAfterOf(res));
       return body as T;

@@ -3,7 +3,6 @@
  * `Retry-After` read, network failures turned into ConnectionErrors that never carry a token, the
  * Content-Disposition file name, and an abortable sleep.
  */
-import type { Response } from 'got';
 import { ApiError, ConnectionError, type Step } from './errors.js';
 
 /** A redirect may stay on the server it came from; one to another origin is refused (README "Security"). */
@@ -26,7 +25,7 @@ export function parseBody(text: string): unknown {
   }
 }
 
-export function retryAfterOf(res: Pick<Response, 'headers'>): number | undefined {
+export function retryAfterOf(res: { headers: Record<string, string | string[] | undefined> }): number | undefined {
   const h = res.headers['retry-after'];
   if (!h) return undefined;
   const secs = Number(h);

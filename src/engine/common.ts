@@ -108,7 +108,7 @@ async function readHeader(sharp: SharpModule, input: EngineInput, ctx: EngineCon
   if (input.data.length === 0) throw new EngineError('DamagedFile', `${input.filename} is empty (0 bytes)`);
   let meta: Metadata;
   try {
-    meta = await sharp(input.data, { limitInputPixels: ctx.limitInputPixels }).metadata();
+    meta = input.header ?? (await sharp(input.data, { limitInputPixels: ctx.limitInputPixels }).metadata());
   } catch (err) {
     // A pixel bomb: say how many pixels it has against the limit (the header alone tells).
     const size = isPixelLimit(err) ? await sharp(input.data, { limitInputPixels: false }).metadata().catch(() => undefined) : undefined;

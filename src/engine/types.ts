@@ -13,6 +13,8 @@ export interface EngineInput {
   filename: string;
   /** Per-file rotation from `files[].rotate`, applied after EXIF orientation and before the tool. */
   rotate: 0 | 90 | 180 | 270;
+  /** The header sharp read from `data` with the same pixel limit (the server's decode budget): not read again. */
+  header?: import('sharp').Metadata;
 }
 
 export interface EngineOutput {

@@ -45,7 +45,11 @@ function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
 // memory (docs/performance.md, "Memory"). At most one buffer per hash in flight is ever allocated.
 const spareBuffers: Buffer[] = [];
 
-export async function hashFile(file: string): Promise<string> {
+/** Files up to this size are hashed from one read: a stream costs more than the hash on small files. */
+const ONE_READ_BYTES = 4 * 1024 * 1024;
+
+export async function hashFile(file: string, size?: number): Promise<string> {
+  if (size !== undefined && size <= ONE_READ_BYTES) return createHash('sha256').update(await readFile(file)).digest('hex');
   const h = createHash('sha256');
   const buf = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(64 * 1024);
   const fh = await open(file, 'r').catch((e: unknown) => {
@@ -72,6 +76,9 @@ export class Journal {
     readonly sig: string,
   ) {}
 
+  /** The journal's directory, made once per run. */
+  private dirMade?: Promise<unknown>;
+
   static async open(dir: string, sig: string): Promise<Journal> {
     const file = path.join(dir, JOURNAL_FILE);
     const text = await readFile(file, 'utf8').catch(() => '');
@@ -96,7 +103,7 @@ export class Journal {
     const st = await stat(item.source);
     let hit = mode.resume ? candidates.findLast((l) => l.input === item.source && l.size === st.size && l.mtimeMs === st.mtimeMs) : undefined;
     if (!hit && mode.unchanged) {
-      const sha = await hashFile(item.source);
+      const sha = await hashFile(item.source, st.size);
       hit = candidates.findLast((l) => l.sha256 === sha);
     }
     if (!hit) return undefined;
@@ -106,10 +113,10 @@ export class Journal {
 
   async record(input: string, output: string, outputBytes: number): Promise<void> {
     const st = await stat(input);
-    const line: JournalLine = { sig: this.sig, input, size: st.size, mtimeMs: st.mtimeMs, sha256: await hashFile(input), output, outputBytes, at: new Date().toISOString() };
+    const line: JournalLine = { sig: this.sig, input, size: st.size, mtimeMs: st.mtimeMs, sha256: await hashFile(input, st.size), output, outputBytes, at: new Date().toISOString() };
     // Not added to this.lines: a run asks done() before it starts (preflight), never about a file it
     // finished itself, and a line kept per file would grow with the batch (docs/performance.md, "Memory").
-    await mkdir(path.dirname(this.file), { recursive: true });
+    await (this.dirMade ??= mkdir(path.dirname(this.file), { recursive: true }));
     // One appendFile per line: a hard stop can cut at most the last line, which open() then ignores.
     await appendFile(this.file, `${JSON.stringify(line)}\n`);
   }

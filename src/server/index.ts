@@ -17,10 +17,12 @@ import { DecodeBudget } from './decode-budget.js';
 import { resolveOptions, type EngineTools, type RecordedRequest, type RunningServer, type ServeOptions } from './options.js';
 import { RateLimiter } from './ratelimit.js';
 import { handleRequest } from './router.js';
+import { injector } from './inject.js';
 import { TaskStore } from './store.js';
 
 export type { FaultOptions } from './fault-spec.js';
 export { parseFaults } from './fault-spec.js';
+export type { Dispatch, InjectRequest, InjectResponse } from './inject.js';
 export type { EngineTools, ProjectKeys, RecordedRequest, RunningServer, ServeOptions, ServerLimits, ServerLogger } from './options.js';
 
 /** `host:port` as a URL authority (IPv6 literals in brackets); wildcard binds are reached via loopback. */
@@ -52,7 +54,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   if (!ownDataDir) await mkdir(dataDir, { recursive: true });
 
   // A data dir of the caller's (`serve --data-dir`) keeps tasks across restarts; a temporary one does not.
-  const store = new TaskStore(dataDir, limits, logger, !ownDataDir);
+  const store = new TaskStore(dataDir, limits, logger, !ownDataDir && options.keepTasks !== false);
   await store.init();
 
   // Background work (processing, webhooks) and requests in flight, for close() to wait for.
@@ -163,5 +165,12 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
 
   logger('info', `engine listening on ${scheme}://${authority(opts.host, port)} (data in ${dataDir})`);
   if (opts.faults) logger('warn', `fault injection is on: ${formatFaults(opts.faults)}`);
-  return { url: `${scheme}://${authority(opts.host, port)}`, port, projects: opts.projects, close, log };
+  // The in-process transport (inject.ts): the same pipeline as onRequest, without the socket.
+  const dispatch = injector(async (req, res) => {
+    if (closing) throw Object.assign(new Error('The engine is shutting down (connection refused)'), { code: 'ECONNREFUSED' });
+    const work = handleRequest(ctx, req, res);
+    trackIn(inFlight, work);
+    return work;
+  });
+  return { url: `${scheme}://${authority(opts.host, port)}`, port, projects: opts.projects, close, log, dispatch };
 }

@@ -57,6 +57,11 @@ export interface ServeOptions {
   projects?: ProjectKeys[];
   /** Where tasks keep their files; default a fresh directory under the OS temp dir, removed on close. */
   dataDir?: string;
+  /**
+   * Keep each task's record in a given dataDir for the next run (`serve --data-dir`); default true.
+   * The embedded engine's dataDir is a throwaway one, so it sets false and writes no records.
+   */
+  keepTasks?: boolean;
   /** What `/start` returns as `server`: a bare host[:port]; default `${host}:${port}`. */
   publicHost?: string;
   /** Files processed at the same time, across all tasks; default 2 (sharp uses one thread per image). */
@@ -102,6 +107,8 @@ export interface RunningServer {
   /** Stops listening, waits for background processing, and removes a temporary dataDir. */
   close(): Promise<void>;
   log: RecordedRequest[];
+  /** The same router reached without a socket: the embedded engine's transport (src/server/inject.ts). */
+  dispatch?: import('./inject.js').Dispatch;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {

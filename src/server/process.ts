@@ -62,9 +62,15 @@ interface Produced {
   path: string;
   size: number;
   ext: string;
+  /** The bytes, kept for the zip while the task holds less than HELD_BYTES of them. */
+  data?: Buffer;
 }
 
+/** Outputs a task keeps in memory for its zip instead of reading them back (docs/performance.md). */
+const HELD_BYTES = 32 * 1024 * 1024;
+
 class Run {
+  private held = 0;
   readonly results: TaskFile[];
   readonly produced: Produced[] = [];
   readonly warnings: string[] = [];
@@ -119,7 +125,8 @@ class Run {
     const ext = /^[a-z0-9]{1,10}$/.test(out.ext) ? out.ext : 'bin';
     const path = join(this.outDir, `${index + 1}.${ext}`);
     await writeBuffer(path, out.data, this.key);
-    this.produced.push({ index, path, size: out.data.length, ext });
+    const keep = (this.held += out.data.length) <= HELD_BYTES;
+    this.produced.push({ index, path, size: out.data.length, ext, data: keep ? out.data : undefined });
     this.results[index].output_filesize = out.data.length;
     for (const w of out.warnings ?? []) this.warnings.push(`${this.req.files[index].filename}: ${w}`);
     // The file's own warnings on its entry too, so a client can tell which file they are about.
@@ -146,7 +153,8 @@ class Run {
     let bytes = 0;
     for (const input of inputs) {
       const meta = await readHeader(input.data, this.ctx.limits.maxInputPixels);
-      if (meta) bytes += decodeEstimate(meta);
+      // Passed on: the tool does not read the header a second time (docs/performance.md).
+      if (meta) (input.header = meta), (bytes += decodeEstimate(meta));
     }
     return this.ctx.decodeBudget.reserve(bytes, inputs.length === 1 ? inputs[0].filename : `these ${inputs.length} files`);
   }
@@ -295,7 +303,7 @@ export async function processTask(
     if (outputs.length === 1) download = outputs[0];
     else {
       const path = join(task.dir, 'out', 'package.zip');
-      const size = await writeZip(outputs, path, key);
+      const size = await writeZip(outputs.map((o, i) => ({ ...o, data: run.produced[i].data })), path, key);
       download = { name: packageName(req, outputs.length, date), path, size, ext: 'zip', encrypted };
     }
   } else {

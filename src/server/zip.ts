@@ -3,7 +3,8 @@
  * streams with a known Content-Length.
  *
  * Entries are stored, not deflated: the outputs are already-compressed images, and deflating them
- * would cost CPU for nothing. One output is read at a time, so memory stays at one image.
+ * would cost CPU for nothing. One output is read at a time (or taken from memory when the process step
+ * still holds it), so memory stays at one image beyond what the step already holds.
  */
 import { Zip, ZipPassThrough } from 'fflate';
 import { once } from 'node:events';
@@ -14,6 +15,8 @@ export interface ZipEntry {
   /** The entry name: already a safe, unique file name (no separators, no `..`). */
   name: string;
   path: string;
+  /** The entry's bytes when they are still in memory (just produced): not read back from `path`. */
+  data?: Buffer;
 }
 
 /** Writes `entries` as a zip to `dest` (encrypted with `key` when given); resolves with the zip's size. */
@@ -29,7 +32,7 @@ export async function writeZip(entries: readonly ZipEntry[], dest: string, key?:
   });
   try {
     for (const entry of entries) {
-      const data = await readBuffer(entry.path, key);
+      const data = entry.data ?? (await readBuffer(entry.path, key));
       const file = new ZipPassThrough(entry.name);
       zip.add(file);
       file.push(data, true);
