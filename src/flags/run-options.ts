@@ -1,10 +1,11 @@
 /**
  * The options every batch command shares (tool commands and `chain`): inputs, outputs, how to run,
- * and how to report. Parsed and checked here so each command file stays declarative.
+ * and how to report. Their rows are RUN_OPTIONS (`src/run/model.ts`); commander options are built from
+ * the rows and read back here, so each command file stays declarative.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { numberOption } from './number-option.js';
-import { CONFLICT_POLICIES, DEFAULT_CONCURRENCY, type ConflictPolicy, type RunOptions } from '../run/model.js';
+import { RUN_OPTIONS, type RunOptionRow, type RunOptions } from '../run/model.js';
 
 /** `10%`, `50KB`, `2000` (bytes) → {percent} or {bytes}. */
 export function parseSavings(raw: string): { percent?: number; bytes?: number } {
@@ -20,60 +21,42 @@ export function parseSavings(raw: string): { percent?: number; bytes?: number } 
   return { bytes: Math.round(n * mult) };
 }
 
+/** A suffix of result names: not empty, no slashes. */
+function parseSuffix(v: string): string {
+  if (!v || /[/\\]/.test(v)) throw new InvalidArgumentError('give a non-empty suffix without slashes');
+  return v;
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+function optionOf(row: RunOptionRow): Option {
+  const opt = new Option(row.flags, row.help);
+  if (row.kind === 'choice') opt.choices(row.choices ?? []).default(row.default);
+  else if (row.kind === 'count') opt.argParser(numberOption(opt.long ?? row.flags, { min: row.min ?? 1, max: row.max }));
+  else if (row.kind === 'list') opt.argParser(collect);
+  else if (row.kind === 'savings') opt.argParser(parseSavings);
+  else if (row.parse === 'suffix') opt.argParser(parseSuffix);
+  return opt;
+}
+
+/** Adds the rows of RUN_OPTIONS to a batch command; `savings` and `then` add the rows only some commands have. */
 export function addRunOptions(cmd: Command, opts: { savings?: boolean; then?: boolean } = {}): void {
-  cmd
-    .option('-o, --output-dir <dir>', 'Write results here, mirroring the input tree (default: beside each input, with a suffix)')
-    .option('-O, --output <file>', 'Write the single result to this file (one input, or convert --to gif_animation)')
-    .option('--flat', 'With -o: put every result directly in the directory instead of mirroring the input tree')
-    .option('--in-place', 'Replace each input with its result (atomically)')
-    .option('--suffix <text>', 'Suffix of results written beside their inputs (default: the tool\'s, e.g. photo-compressed.jpg)', (v: string) => {
-      if (!v || /[/\\]/.test(v)) throw new InvalidArgumentError('give a non-empty suffix without slashes');
-      return v;
-    })
-    .option('--name <template>', 'File name of each result: {name} (input name without extension), {ext}, {tool}, {n} (1, 2, …), e.g. \'{name}.min.{ext}\'')
-    .option('--keep-dates', "Give each result its input's modification time")
-    .addOption(new Option('--on-conflict <policy>', 'What to do when a destination exists').choices(CONFLICT_POLICIES as string[]).default('error'))
-    .option('-r, --recursive', 'Process the images inside directory arguments, recursively')
-    .option('--files-from <file>', 'Read input names from a file, one a line or NUL-separated (- for stdin)', (v: string, prev: string[] = []) => [...prev, v])
-    .option('-j, --concurrency <n>', `Tasks in flight at once, with twice as many uploads (default ${DEFAULT_CONCURRENCY})`, numberOption('--concurrency', { min: 1, max: 64 }))
-    .option('--fail-fast', 'Stop starting new work at the first failed file')
-    .option('--strict', 'Exit with code 5 when a file was written with warnings (default: warnings are shown, exit 0)')
-    .option('--dry-run', 'Show what would be done (inputs, outputs, conflicts, tasks) without sending anything')
-    .option('--no-wait', 'Do not wait for processing: print the task id (fetch it later with `iloveimg tasks download`)')
-    .option('--api-debug', "Send the API's debug parameter: the server echoes what it received and processes nothing")
-    .option('--resume', 'Skip inputs an earlier run of the same command already finished (from the run journal in the output directory)')
-    .option('--skip-unchanged', 'Skip inputs whose content was already processed the same way and whose output is still there');
-  if (opts.savings) {
-    cmd.option('--min-savings <pct|size>', 'Keep the original unless the result is at least this much smaller (e.g. 5%, 20KB); default: any saving', parseSavings);
-  }
-  if (opts.then) {
-    cmd.option('--then <step>', "Then run another tool on the results, as a connected task (repeatable), e.g. --then 'compress -l extreme'", (v: string, prev: string[] = []) => [...prev, v]);
+  for (const row of RUN_OPTIONS as readonly RunOptionRow[]) {
+    if (row.only === undefined || opts[row.only]) cmd.addOption(optionOf(row));
   }
 }
 
+/** The run options back from the parsed flags, by row: a switch is a boolean, a list [] when absent. */
 export function readRunOptions(cmd: Command): RunOptions {
   const o = cmd.optsWithGlobals();
-  return {
-    outputDir: o.outputDir,
-    output: o.output,
-    flat: Boolean(o.flat),
-    inPlace: Boolean(o.inPlace),
-    onConflict: (o.onConflict ?? 'error') as ConflictPolicy,
-    recursive: Boolean(o.recursive),
-    filesFrom: o.filesFrom ?? [],
-    concurrency: o.concurrency,
-    failFast: Boolean(o.failFast),
-    strict: Boolean(o.strict),
-    dryRun: Boolean(o.dryRun),
-    noWait: o.wait === false,
-    apiDebug: Boolean(o.apiDebug),
-    then: o.then ?? [],
-    resume: Boolean(o.resume),
-    skipUnchanged: Boolean(o.skipUnchanged),
-    minSavings: o.minSavings,
-    suffix: o.suffix,
-    name: o.name,
-    keepDates: Boolean(o.keepDates),
-    mode: o.json ? 'json' : o.ndjson ? 'ndjson' : 'human',
-  };
+  const run: Record<string, unknown> = { mode: o.json ? 'json' : o.ndjson ? 'ndjson' : 'human' };
+  for (const row of RUN_OPTIONS as readonly RunOptionRow[]) {
+    const value = o[new Option(row.flags).attributeName()];
+    if (row.kind === 'boolean') run[row.key] = Boolean(value);
+    else if (row.kind === 'negated') run[row.key] = value === false;
+    else if (row.kind === 'list') run[row.key] = value ?? [];
+    else if (row.kind === 'choice') run[row.key] = value ?? row.default;
+    else run[row.key] = value;
+  }
+  return run as RunOptions;
 }
