@@ -1,7 +1,7 @@
 /**
  * Running a task through the image tools: per-file work under the server-wide concurrency bound and
  * a per-file time budget, outputs stored (encrypted when the task is), names from the templates, the
- * package zip for several outputs, and the task's final status.
+ * package zip for several outputs, and the task's final status (the names and status words: outcome.ts).
  *
  * Status rules (reference "Process", `ignore_errors`): with ignore_errors (the default) failed files
  * become warnings and the task is TaskSuccessWithWarnings, unless every file failed (TaskError). Without
@@ -12,16 +12,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EngineError, type EngineContext, type EngineInput, type EngineOutput, type ToolImpl } from '../engine/types.js';
 import type { FileStatus, TaskStatus } from '../protocol/tools.js';
-import type { ProcessResponse, TaskFile } from '../protocol/wire.js';
+import type { TaskFile } from '../protocol/wire.js';
 import type { ServerContext } from './context.js';
-import {
-  defaultPackageBase,
-  fillTemplate,
-  sanitizeFilename,
-  stripExtension,
-  uniqueNames,
-  withExtension,
-} from './names.js';
+import { finalStatus, outputNames, packageName, statusMessage } from './outcome.js';
 import type { ProcessRequest, RequestedFile } from './params.js';
 import { DecryptError, readBuffer, writeBuffer, type AtRestKey } from './storage.js';
 import { ensureDir, formatTimestamp, type OutputFile, type Task } from './store.js';
@@ -222,42 +215,6 @@ class Run {
   }
 }
 
-/** Download names for the outputs, from `output_filename` (default: the input's name, new extension). */
-function outputNames(req: ProcessRequest, produced: Produced[], date: Date): string[] {
-  const names = produced.map((p) => {
-    const original = stripExtension(sanitizeFilename(req.files[p.index].filename));
-    const filled = fillTemplate(req.outputFilename ?? '{filename}', { filename: original, n: p.index + 1, tool: req.tool, date });
-    return withExtension(sanitizeFilename(filled.replace(/[/\\]/g, '_'), original), p.ext);
-  });
-  return uniqueNames(names);
-}
-
-function packageName(req: ProcessRequest, outputs: number, date: Date): string {
-  const first = stripExtension(sanitizeFilename(req.files[0]?.filename ?? 'file'));
-  const filled = fillTemplate(req.packagedFilename ?? defaultPackageBase(req.tool), { filename: first, n: outputs, tool: req.tool, date });
-  return withExtension(sanitizeFilename(filled.replace(/[/\\]/g, '_'), defaultPackageBase(req.tool)), 'zip');
-}
-
-function finalStatus(req: ProcessRequest, results: TaskFile[], warnings: string[]): TaskStatus {
-  const failed = results.filter((r) => r.status !== 'FileSuccess').length;
-  if (failed === results.length) return 'TaskError';
-  if (failed > 0) return req.ignoreErrors ? 'TaskSuccessWithWarnings' : 'TaskError';
-  return warnings.length > 0 ? 'TaskSuccessWithWarnings' : 'TaskSuccess';
-}
-
-function statusMessage(status: TaskStatus, results: TaskFile[], warnings: string[]): string {
-  const failed = results.filter((r) => r.status !== 'FileSuccess' && r.status !== 'FileWaiting');
-  const listed = failed
-    .slice(0, 10)
-    .map((r) => `${r.filename} (${r.status})`)
-    .join(', ');
-  const more = failed.length > 10 ? ` and ${failed.length - 10} more` : '';
-  const parts: string[] = [];
-  if (failed.length > 0) parts.push(`${failed.length} of ${results.length} files failed: ${listed}${more}`);
-  if (status !== 'TaskError') parts.push(...warnings.slice(0, 10));
-  return parts.join('; ');
-}
-
 /**
  * Processes the task (its status is already TaskProcessing) and records the outcome on it. Throws
  * only on server-side trouble (disk); file failures are results.
@@ -326,26 +283,4 @@ export async function processTask(
     ctx.store.charge(task.project, run.results.filter((r) => r.status === 'FileSuccess').length);
   }
   return { status };
-}
-
-/** The synchronous /process answer for a processed task. */
-export function processResponse(task: Task): ProcessResponse {
-  const res: ProcessResponse = {
-    download_filename: task.download?.name ?? '',
-    filesize: task.filesize,
-    output_filesize: task.outputFilesize,
-    output_filenumber: task.outputs.length,
-    output_extensions: [...new Set(task.outputs.map((o) => o.ext))],
-    timer: task.timer,
-    status: task.status,
-  };
-  if (task.statusMessage) res.status_message = task.statusMessage;
-  return res;
-}
-
-/** The `param` of a failed task's ProcessingError: one entry per failed file (reference "Errors"). */
-export function failedFiles(task: Task): unknown[] {
-  return task.results
-    .filter((r) => r.status !== 'FileSuccess')
-    .map((r) => ({ server_filename: r.server_filename, filename: r.filename, error: r.status, message: r.status_message }));
 }
