@@ -18,7 +18,7 @@ import { finalStatus, outputNames, packageName, statusMessage } from './outcome.
 import type { ProcessRequest, RequestedFile } from './params.js';
 import { DecryptError, readBuffer, writeBuffer, type AtRestKey } from './storage.js';
 import { ensureDir, formatTimestamp, type OutputFile, type Task } from './store.js';
-import { writeZip } from './zip.js';
+import { packageZip } from './zip.js';
 import { decodeEstimate, readHeader } from './decode-budget.js';
 
 /**
@@ -57,6 +57,8 @@ interface Produced {
   ext: string;
   /** The bytes, kept for the zip while the task holds less than HELD_BYTES of them. */
   data?: Buffer;
+  /** Held in the store's memory pool, not written to `path` (the embedded engine, memory.ts). */
+  inPool?: boolean;
 }
 
 /** Outputs a task keeps in memory for its zip instead of reading them back (docs/performance.md). */
@@ -96,7 +98,7 @@ class Run {
         const file = task.files.get(serverFilename);
         if (!file) return Promise.resolve(undefined);
         let bytes = stamps.get(serverFilename);
-        if (!bytes) stamps.set(serverFilename, (bytes = readBuffer(file.path, file.encrypted ? key : undefined)));
+        if (!bytes) stamps.set(serverFilename, (bytes = file.data ? Promise.resolve(file.data) : readBuffer(file.path, file.encrypted ? key : undefined)));
         return bytes;
       },
       limitInputPixels: ctx.limits.maxInputPixels,
@@ -117,9 +119,10 @@ class Run {
   private async store(index: number, out: EngineOutput): Promise<void> {
     const ext = /^[a-z0-9]{1,10}$/.test(out.ext) ? out.ext : 'bin';
     const path = join(this.outDir, `${index + 1}.${ext}`);
-    await writeBuffer(path, out.data, this.key);
-    const keep = (this.held += out.data.length) <= HELD_BYTES;
-    this.produced.push({ index, path, size: out.data.length, ext, data: keep ? out.data : undefined });
+    const inPool = !this.key && this.ctx.store.memory?.take(out.data.length) === true;
+    if (!inPool) await this.outDirMade().then(() => writeBuffer(path, out.data, this.key));
+    const keep = inPool || (this.held += out.data.length) <= HELD_BYTES;
+    this.produced.push({ index, path, size: out.data.length, ext, data: keep ? out.data : undefined, inPool });
     this.results[index].output_filesize = out.data.length;
     for (const w of out.warnings ?? []) this.warnings.push(`${this.req.files[index].filename}: ${w}`);
     // The file's own warnings on its entry too, so a client can tell which file they are about.
@@ -154,7 +157,7 @@ class Run {
 
   private async input(file: RequestedFile): Promise<EngineInput> {
     const stored = this.task.files.get(file.serverFilename)!;
-    const data = await readBuffer(stored.path, stored.encrypted ? this.key : undefined);
+    const data = stored.data ?? (await readBuffer(stored.path, stored.encrypted ? this.key : undefined));
     return { data, filename: file.filename, rotate: file.rotate };
   }
 
@@ -206,8 +209,18 @@ class Run {
     }
   }
 
+  private madeOutDir?: Promise<void>;
+  /** The out dir, made once the first output goes to disk (none is made when all stay in memory). */
+  outDirMade(): Promise<void> {
+    return (this.madeOutDir ??= ensureDir(this.outDir));
+  }
+
+  /** Gives the outputs held in the pool back (the task keeps none of them). */
+  dropHeld(): void {
+    for (const p of this.produced) if (p.inPool) this.ctx.store.memory?.give(p.size);
+  }
+
   async execute(): Promise<void> {
-    await ensureDir(this.outDir);
     if (this.impl.joins?.(this.req.params) && this.impl.runJoined) await this.joined();
     else await Promise.all(this.req.files.map((_, i) => this.one(i)));
     const why = this.stopped ? 'another file failed and ignore_errors is false' : 'the task was deleted or the server is stopping';
@@ -239,10 +252,12 @@ export async function processTask(
 
   if (!ctx.store.has(task)) {
     // Deleted while processing: whatever was written since belongs to nobody.
+    run.dropHeld();
     await rm(task.dir, { recursive: true, force: true });
     return { status: 'TaskDeleted' };
   }
   if (run.results.some((r) => r.status === 'WrongPassword')) {
+    run.dropHeld();
     await rm(join(task.dir, 'out'), { recursive: true, force: true });
     task.processStart = '';
     task.status = 'TaskWaiting';
@@ -256,14 +271,17 @@ export async function processTask(
   if (status !== 'TaskError') {
     const names = outputNames(req, run.produced, date);
     const encrypted = key !== undefined;
-    outputs = run.produced.map((p, i) => ({ name: names[i], path: p.path, size: p.size, ext: p.ext, encrypted }));
+    outputs = run.produced.map((p, i) => ({ name: names[i], path: p.path, size: p.size, ext: p.ext, encrypted, data: p.inPool ? p.data : undefined }));
     if (outputs.length === 1) download = outputs[0];
     else {
       const path = join(task.dir, 'out', 'package.zip');
-      const size = await writeZip(outputs.map((o, i) => ({ ...o, data: run.produced[i].data })), path, key);
-      download = { name: packageName(req, outputs.length, date), path, size, ext: 'zip', encrypted };
+      const entries = outputs.map((o, i) => ({ ...o, data: run.produced[i].data }));
+      const pool = run.produced.every((p) => p.inPool) ? ctx.store.memory : undefined;
+      const { size, data } = await packageZip(entries, path, key, pool, () => run.outDirMade());
+      download = { name: packageName(req, outputs.length, date), path, size, ext: 'zip', encrypted, data };
     }
   } else {
+    run.dropHeld();
     await rm(join(task.dir, 'out'), { recursive: true, force: true });
   }
 
@@ -273,6 +291,8 @@ export async function processTask(
   task.results = run.results;
   task.outputs = outputs;
   task.download = download;
+  // Deleted while its zip was made: the outputs it holds in memory go back to the pool.
+  if (!ctx.store.has(task)) ctx.store.release(task);
   task.filesize = run.results.reduce((sum, r) => sum + r.filesize, 0);
   task.outputFilesize = outputs.reduce((sum, o) => sum + o.size, 0);
   task.statusMessage = statusMessage(status, run.results, run.warnings);
