@@ -132,7 +132,7 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
   if (opts.requireRemote) {
     throw new AuthError(`${opts.requireRemote} needs a server that outlives this command`, 'Configure keys (`iloveimg login`), or run `iloveimg serve` and pass --api-url with its keys.');
   }
-  const { startServer } = await import('../server/index.js');
+  const { startServer, EMBEDDED_MEMORY_BYTES } = await import('../server/index.js');
   // The engine's data directory is made here so that a hard exit (second Ctrl-C) removes it too.
   const { mkdtemp, rm } = await import('node:fs/promises');
   const { tmpdir, totalmem } = await import('node:os');
@@ -142,7 +142,7 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
   const untrack = trackTempDir(dataDir);
   // The user's own files: the decode-memory cap is half the machine's memory, not serve's 1000 MB.
   const limits = { maxDecodeBytes: Math.max(1e9, Math.floor(totalmem() / 2)) };
-  const server = await startServer({ host: '127.0.0.1', port: 0, dataDir, keepTasks: false, limits }).catch(async (e: unknown) => {
+  const server = await startServer({ host: '127.0.0.1', port: 0, dataDir, keepTasks: false, memoryBytes: EMBEDDED_MEMORY_BYTES, limits }).catch(async (e: unknown) => {
     await rm(dataDir, { recursive: true, force: true });
     untrack();
     throw e;

@@ -5,13 +5,14 @@
  * are read like any other, because Guzzle and RestClient send them.
  *
  * Multipart file parts are streamed to a temp file (encrypted at rest when the caller passes a key),
- * never held in memory. Every size is capped; a body far past its cap is answered early (router.ts).
+ * or, for the embedded engine, held in its memory pool while it has room (memory.ts). Every size is capped; a body far past its cap is answered early (router.ts).
  */
 import busboy from 'busboy';
 import type { IncomingMessage } from 'node:http';
 import { unlink } from 'node:fs/promises';
 import { buildFields, jsonDepth, normalizeJson, type Fields } from './brackets.js';
 import { HttpError, badParam } from './errors.js';
+import { collect, type MemoryPool } from './memory.js';
 import { writeStream, type AtRestKey } from './storage.js';
 
 /** Deeper JSON is refused; the deepest legitimate body is `{"elements":[{…}]}`. */
@@ -20,9 +21,11 @@ export const MAX_JSON_DEPTH = 32;
 const MAX_FIELDS = 20_000;
 const MAX_FIELD_BYTES = 1024 * 1024;
 
-/** A file part, already on disk at `tmpPath` (the caller moves or deletes it). */
+/** A file part, already on disk at `tmpPath` (the caller moves or deletes it), or held in `data`. */
 export interface FilePart {
   tmpPath: string;
+  /** The bytes, when held in memory (nothing at `tmpPath`); their pool's share is the caller's to give back. */
+  data?: Buffer;
   /** Plaintext bytes. */
   size: number;
   /** The part's filename as the client sent it (unsanitised). */
@@ -39,7 +42,22 @@ export interface ParsedBody {
 export interface BodyOptions {
   maxFormBytes: number;
   /** Accept one file part, streamed to `tmpPath()`; without this, file parts are drained and ignored. */
-  upload?: { tmpPath: () => string; maxBytes: number; key?: AtRestKey };
+  upload?: { tmpPath: () => string; maxBytes: number; key?: AtRestKey; memory?: MemoryPool };
+}
+
+/** Removes a file part that was not stored: its temp file, or its bytes' share of the pool. */
+export async function discardPart(part: FilePart, memory: MemoryPool | undefined): Promise<void> {
+  if (part.data) memory?.give(part.data.length);
+  else if (part.tmpPath) await unlink(part.tmpPath).catch(() => {});
+  part.data = undefined;
+  part.tmpPath = '';
+}
+
+/** Takes a held part's bytes (and their share of the pool) for storing: the part has nothing left to discard. */
+export function takeData(part: FilePart): Buffer | undefined {
+  const data = part.data;
+  if (data) (part.data = undefined), (part.tmpPath = '');
+  return data;
 }
 
 export async function parseBody(req: IncomingMessage, query: URLSearchParams, opts: BodyOptions): Promise<ParsedBody> {
@@ -153,8 +171,12 @@ function parseMultipart(req: IncomingMessage, opts: BodyOptions): Promise<Parsed
     }
     const part: FilePart = { tmpPath: upload.tmpPath(), size: 0, filename: info.filename ?? '', field };
     file = part;
-    writing = writeStream(stream, part.tmpPath, upload.key).then((size) => {
+    // Held in memory only unencrypted: an encrypted file is meant to be at rest encrypted (storage.ts).
+    const memory = upload.key ? undefined : upload.memory;
+    const stored = memory ? collect(stream, memory, part.tmpPath) : writeStream(stream, part.tmpPath, upload.key).then((size) => ({ size, data: undefined }));
+    writing = stored.then(({ size, data }) => {
       part.size = size;
+      part.data = data;
       if ((stream as { truncated?: boolean }).truncated) {
         failure ??= badParam('file', `The file is larger than the maximum upload size of ${upload.maxBytes} bytes`);
       }
@@ -175,7 +197,7 @@ function parseMultipart(req: IncomingMessage, opts: BodyOptions): Promise<Parsed
       // Destroying busboy errors a half-written file part, which ends `writing`.
       bb.destroy();
       // Let the write finish or fail before removing what it wrote.
-      void writing.catch(() => {}).then(() => file && unlink(file.tmpPath).catch(() => {}));
+      void writing.catch(() => {}).then(() => file && discardPart(file, upload?.memory));
       reject(err);
     };
     let received = 0;

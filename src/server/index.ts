@@ -19,10 +19,12 @@ import { RateLimiter } from './ratelimit.js';
 import { handleRequest } from './router.js';
 import { injector } from './inject.js';
 import { TaskStore } from './store.js';
+import { MemoryPool } from './memory.js';
 
 export type { FaultOptions } from './fault-spec.js';
 export { parseFaults } from './fault-spec.js';
 export type { Dispatch, InjectRequest, InjectResponse } from './inject.js';
+export { EMBEDDED_MEMORY_BYTES } from './memory.js';
 export type { EngineTools, ProjectKeys, RecordedRequest, RunningServer, ServeOptions, ServerLimits, ServerLogger } from './options.js';
 
 /** `host:port` as a URL authority (IPv6 literals in brackets); wildcard binds are reached via loopback. */
@@ -54,7 +56,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   if (!ownDataDir) await mkdir(dataDir, { recursive: true });
 
   // A data dir of the caller's (`serve --data-dir`) keeps tasks across restarts; a temporary one does not.
-  const store = new TaskStore(dataDir, limits, logger, !ownDataDir && options.keepTasks !== false);
+  const persistent = !ownDataDir && options.keepTasks !== false;
+  const memory = !persistent && options.memoryBytes ? new MemoryPool(options.memoryBytes) : undefined;
+  const store = new TaskStore(dataDir, limits, logger, persistent, memory);
   await store.init();
 
   // Background work (processing, webhooks) and requests in flight, for close() to wait for.

@@ -62,6 +62,12 @@ export interface ServeOptions {
    * The embedded engine's dataDir is a throwaway one, so it sets false and writes no records.
    */
   keepTasks?: boolean;
+  /**
+   * Hold uploads, outputs and zips in memory up to this many bytes across all tasks, instead of in
+   * dataDir (memory.ts; the embedded engine: 256 MB). Beyond it, and for encrypted files, they go to
+   * disk. Default 0: all on disk (`serve`). Never with a store that keeps its tasks.
+   */
+  memoryBytes?: number;
   /** What `/start` returns as `server`: a bare host[:port]; default `${host}:${port}`. */
   publicHost?: string;
   /** Files processed at the same time, across all tasks; default 2 (sharp uses one thread per image). */

@@ -1,7 +1,7 @@
 /**
  * Running a task through the image tools: per-file work under the server-wide concurrency bound and
  * a per-file time budget, outputs stored (encrypted when the task is), names from the templates, the
- * package zip for several outputs, and the task's final status.
+ * package zip for several outputs, and the task's final status (the names and status words: outcome.ts).
  *
  * Status rules (reference "Process", `ignore_errors`): with ignore_errors (the default) failed files
  * become warnings and the task is TaskSuccessWithWarnings, unless every file failed (TaskError). Without
@@ -12,20 +12,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EngineError, type EngineContext, type EngineInput, type EngineOutput, type ToolImpl } from '../engine/types.js';
 import type { FileStatus, TaskStatus } from '../protocol/tools.js';
-import type { ProcessResponse, TaskFile } from '../protocol/wire.js';
+import type { TaskFile } from '../protocol/wire.js';
 import type { ServerContext } from './context.js';
-import {
-  defaultPackageBase,
-  fillTemplate,
-  sanitizeFilename,
-  stripExtension,
-  uniqueNames,
-  withExtension,
-} from './names.js';
+import { finalStatus, outputNames, packageName, statusMessage } from './outcome.js';
 import type { ProcessRequest, RequestedFile } from './params.js';
 import { DecryptError, readBuffer, writeBuffer, type AtRestKey } from './storage.js';
 import { ensureDir, formatTimestamp, type OutputFile, type Task } from './store.js';
-import { writeZip } from './zip.js';
+import { packageZip } from './zip.js';
 import { decodeEstimate, readHeader } from './decode-budget.js';
 
 /**
@@ -64,6 +57,8 @@ interface Produced {
   ext: string;
   /** The bytes, kept for the zip while the task holds less than HELD_BYTES of them. */
   data?: Buffer;
+  /** Held in the store's memory pool, not written to `path` (the embedded engine, memory.ts). */
+  inPool?: boolean;
 }
 
 /** Outputs a task keeps in memory for its zip instead of reading them back (docs/performance.md). */
@@ -103,7 +98,7 @@ class Run {
         const file = task.files.get(serverFilename);
         if (!file) return Promise.resolve(undefined);
         let bytes = stamps.get(serverFilename);
-        if (!bytes) stamps.set(serverFilename, (bytes = readBuffer(file.path, file.encrypted ? key : undefined)));
+        if (!bytes) stamps.set(serverFilename, (bytes = file.data ? Promise.resolve(file.data) : readBuffer(file.path, file.encrypted ? key : undefined)));
         return bytes;
       },
       limitInputPixels: ctx.limits.maxInputPixels,
@@ -124,9 +119,10 @@ class Run {
   private async store(index: number, out: EngineOutput): Promise<void> {
     const ext = /^[a-z0-9]{1,10}$/.test(out.ext) ? out.ext : 'bin';
     const path = join(this.outDir, `${index + 1}.${ext}`);
-    await writeBuffer(path, out.data, this.key);
-    const keep = (this.held += out.data.length) <= HELD_BYTES;
-    this.produced.push({ index, path, size: out.data.length, ext, data: keep ? out.data : undefined });
+    const inPool = !this.key && this.ctx.store.memory?.take(out.data.length) === true;
+    if (!inPool) await this.outDirMade().then(() => writeBuffer(path, out.data, this.key));
+    const keep = inPool || (this.held += out.data.length) <= HELD_BYTES;
+    this.produced.push({ index, path, size: out.data.length, ext, data: keep ? out.data : undefined, inPool });
     this.results[index].output_filesize = out.data.length;
     for (const w of out.warnings ?? []) this.warnings.push(`${this.req.files[index].filename}: ${w}`);
     // The file's own warnings on its entry too, so a client can tell which file they are about.
@@ -161,7 +157,7 @@ class Run {
 
   private async input(file: RequestedFile): Promise<EngineInput> {
     const stored = this.task.files.get(file.serverFilename)!;
-    const data = await readBuffer(stored.path, stored.encrypted ? this.key : undefined);
+    const data = stored.data ?? (await readBuffer(stored.path, stored.encrypted ? this.key : undefined));
     return { data, filename: file.filename, rotate: file.rotate };
   }
 
@@ -213,49 +209,23 @@ class Run {
     }
   }
 
+  private madeOutDir?: Promise<void>;
+  /** The out dir, made once the first output goes to disk (none is made when all stay in memory). */
+  outDirMade(): Promise<void> {
+    return (this.madeOutDir ??= ensureDir(this.outDir));
+  }
+
+  /** Gives the outputs held in the pool back (the task keeps none of them). */
+  dropHeld(): void {
+    for (const p of this.produced) if (p.inPool) this.ctx.store.memory?.give(p.size);
+  }
+
   async execute(): Promise<void> {
-    await ensureDir(this.outDir);
     if (this.impl.joins?.(this.req.params) && this.impl.runJoined) await this.joined();
     else await Promise.all(this.req.files.map((_, i) => this.one(i)));
     const why = this.stopped ? 'another file failed and ignore_errors is false' : 'the task was deleted or the server is stopping';
     for (const r of this.results) if (r.status === 'FileWaiting') r.status_message = `Not processed: ${why}`;
   }
-}
-
-/** Download names for the outputs, from `output_filename` (default: the input's name, new extension). */
-function outputNames(req: ProcessRequest, produced: Produced[], date: Date): string[] {
-  const names = produced.map((p) => {
-    const original = stripExtension(sanitizeFilename(req.files[p.index].filename));
-    const filled = fillTemplate(req.outputFilename ?? '{filename}', { filename: original, n: p.index + 1, tool: req.tool, date });
-    return withExtension(sanitizeFilename(filled.replace(/[/\\]/g, '_'), original), p.ext);
-  });
-  return uniqueNames(names);
-}
-
-function packageName(req: ProcessRequest, outputs: number, date: Date): string {
-  const first = stripExtension(sanitizeFilename(req.files[0]?.filename ?? 'file'));
-  const filled = fillTemplate(req.packagedFilename ?? defaultPackageBase(req.tool), { filename: first, n: outputs, tool: req.tool, date });
-  return withExtension(sanitizeFilename(filled.replace(/[/\\]/g, '_'), defaultPackageBase(req.tool)), 'zip');
-}
-
-function finalStatus(req: ProcessRequest, results: TaskFile[], warnings: string[]): TaskStatus {
-  const failed = results.filter((r) => r.status !== 'FileSuccess').length;
-  if (failed === results.length) return 'TaskError';
-  if (failed > 0) return req.ignoreErrors ? 'TaskSuccessWithWarnings' : 'TaskError';
-  return warnings.length > 0 ? 'TaskSuccessWithWarnings' : 'TaskSuccess';
-}
-
-function statusMessage(status: TaskStatus, results: TaskFile[], warnings: string[]): string {
-  const failed = results.filter((r) => r.status !== 'FileSuccess' && r.status !== 'FileWaiting');
-  const listed = failed
-    .slice(0, 10)
-    .map((r) => `${r.filename} (${r.status})`)
-    .join(', ');
-  const more = failed.length > 10 ? ` and ${failed.length - 10} more` : '';
-  const parts: string[] = [];
-  if (failed.length > 0) parts.push(`${failed.length} of ${results.length} files failed: ${listed}${more}`);
-  if (status !== 'TaskError') parts.push(...warnings.slice(0, 10));
-  return parts.join('; ');
 }
 
 /**
@@ -282,10 +252,12 @@ export async function processTask(
 
   if (!ctx.store.has(task)) {
     // Deleted while processing: whatever was written since belongs to nobody.
+    run.dropHeld();
     await rm(task.dir, { recursive: true, force: true });
     return { status: 'TaskDeleted' };
   }
   if (run.results.some((r) => r.status === 'WrongPassword')) {
+    run.dropHeld();
     await rm(join(task.dir, 'out'), { recursive: true, force: true });
     task.processStart = '';
     task.status = 'TaskWaiting';
@@ -299,14 +271,17 @@ export async function processTask(
   if (status !== 'TaskError') {
     const names = outputNames(req, run.produced, date);
     const encrypted = key !== undefined;
-    outputs = run.produced.map((p, i) => ({ name: names[i], path: p.path, size: p.size, ext: p.ext, encrypted }));
+    outputs = run.produced.map((p, i) => ({ name: names[i], path: p.path, size: p.size, ext: p.ext, encrypted, data: p.inPool ? p.data : undefined }));
     if (outputs.length === 1) download = outputs[0];
     else {
       const path = join(task.dir, 'out', 'package.zip');
-      const size = await writeZip(outputs.map((o, i) => ({ ...o, data: run.produced[i].data })), path, key);
-      download = { name: packageName(req, outputs.length, date), path, size, ext: 'zip', encrypted };
+      const entries = outputs.map((o, i) => ({ ...o, data: run.produced[i].data }));
+      const pool = run.produced.every((p) => p.inPool) ? ctx.store.memory : undefined;
+      const { size, data } = await packageZip(entries, path, key, pool, () => run.outDirMade());
+      download = { name: packageName(req, outputs.length, date), path, size, ext: 'zip', encrypted, data };
     }
   } else {
+    run.dropHeld();
     await rm(join(task.dir, 'out'), { recursive: true, force: true });
   }
 
@@ -316,6 +291,8 @@ export async function processTask(
   task.results = run.results;
   task.outputs = outputs;
   task.download = download;
+  // Deleted while its zip was made: the outputs it holds in memory go back to the pool.
+  if (!ctx.store.has(task)) ctx.store.release(task);
   task.filesize = run.results.reduce((sum, r) => sum + r.filesize, 0);
   task.outputFilesize = outputs.reduce((sum, o) => sum + o.size, 0);
   task.statusMessage = statusMessage(status, run.results, run.warnings);
@@ -326,26 +303,4 @@ export async function processTask(
     ctx.store.charge(task.project, run.results.filter((r) => r.status === 'FileSuccess').length);
   }
   return { status };
-}
-
-/** The synchronous /process answer for a processed task. */
-export function processResponse(task: Task): ProcessResponse {
-  const res: ProcessResponse = {
-    download_filename: task.download?.name ?? '',
-    filesize: task.filesize,
-    output_filesize: task.outputFilesize,
-    output_filenumber: task.outputs.length,
-    output_extensions: [...new Set(task.outputs.map((o) => o.ext))],
-    timer: task.timer,
-    status: task.status,
-  };
-  if (task.statusMessage) res.status_message = task.statusMessage;
-  return res;
-}
-
-/** The `param` of a failed task's ProcessingError: one entry per failed file (reference "Errors"). */
-export function failedFiles(task: Task): unknown[] {
-  return task.results
-    .filter((r) => r.status !== 'FileSuccess')
-    .map((r) => ({ server_filename: r.server_filename, filename: r.filename, error: r.status, message: r.status_message }));
 }

@@ -6,12 +6,11 @@
  * Handlers only deal with their resource; everything about turning failures into the API's error
  * shapes, answering early on oversized bodies, and keeping the server alive after a crash is here.
  */
-import { unlink } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorType } from '../protocol/wire.js';
 import { COMMON_PARAMS, coerceParam } from '../protocol/tools.js';
 import { tokenOf, verifyToken, type AuthContext } from './auth.js';
-import { parseBody, type ParsedBody } from './body.js';
+import { discardPart, parseBody, type ParsedBody } from './body.js';
 import type { Fields } from './brackets.js';
 import type { Call, ServerContext } from './context.js';
 import { HttpError, UnauthorizedError } from './errors.js';
@@ -170,7 +169,7 @@ export async function handleRequest(ctx: ServerContext, req: IncomingMessage, re
     const claimKey = who?.encryptionKey !== undefined ? checkedKey(who.encryptionKey) : undefined;
     body = await parseBody(req, url.searchParams, {
       maxFormBytes: ctx.limits.maxFormBytes,
-      upload: route.upload ? { tmpPath: () => ctx.store.tmpPath(), maxBytes: ctx.limits.maxUploadBytes, key: claimKey } : undefined,
+      upload: route.upload ? { tmpPath: () => ctx.store.tmpPath(), maxBytes: ctx.limits.maxUploadBytes, key: claimKey, memory: ctx.store.memory } : undefined,
     });
     entry.task = text(params.task ?? body.fields.task);
     entry.tool = text(params.tool ?? body.fields.tool);
@@ -188,6 +187,6 @@ export async function handleRequest(ctx: ServerContext, req: IncomingMessage, re
   } catch (err) {
     sendError(ctx, req, res, err, errorType);
   } finally {
-    if (body?.file) await unlink(body.file.tmpPath).catch(() => {});
+    if (body?.file) await discardPart(body.file, ctx.store.memory);
   }
 }

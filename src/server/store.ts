@@ -1,5 +1,6 @@
 /**
- * The task store: metadata in memory, file bytes on disk under `<dataDir>/<task>/`.
+ * The task store: metadata in memory, file bytes on disk under `<dataDir>/<task>/` (the embedded
+ * engine holds them in its memory pool while it has room: memory.ts).
  *
  * Layout: `<task>/<server_filename>` for uploads, `<task>/chunks/<n>/<index>` for chunks of a file still
  * being uploaded, `<task>/out/<n>.<ext>` for outputs and `<task>/out/package.zip` for the download of a
@@ -19,6 +20,7 @@ import type { FileStatus, TaskStatus, ToolName } from '../protocol/tools.js';
 import type { TaskFile, TaskResource } from '../protocol/wire.js';
 import { looksLikeId, newTaskId } from './names.js';
 import type { ServerLogger } from './options.js';
+import type { MemoryPool } from './memory.js';
 import { RECORD_NAME, RecordWriter, loadTasks } from './persist.js';
 
 export interface StoredFile {
@@ -30,6 +32,8 @@ export interface StoredFile {
   size: number;
   /** Stored encrypted with the task's key (see `Task.keyFingerprint`). */
   encrypted: boolean;
+  /** The bytes, when held in the store's memory pool instead of at `path` (memory.ts). */
+  data?: Buffer;
 }
 
 export interface OutputFile {
@@ -39,6 +43,8 @@ export interface OutputFile {
   size: number;
   ext: string;
   encrypted: boolean;
+  /** The bytes, when held in the store's memory pool instead of at `path` (memory.ts). */
+  data?: Buffer;
 }
 
 /** A file arriving in chunks; keyed in its task by the client's file name (see upload.ts). */
@@ -111,6 +117,8 @@ export class TaskStore {
     private readonly limits: StoreLimits,
     private readonly logger: ServerLogger,
     readonly persistent = false,
+    /** Holds task files in memory up to its limit (the embedded engine); never with a persistent store. */
+    readonly memory?: MemoryPool,
   ) {
     this.tmpDir = join(root, '.tmp');
   }
@@ -193,12 +201,23 @@ export class TaskStore {
   /** Forgets the task at once, then removes its files. */
   async remove(task: Task): Promise<void> {
     if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
+    this.release(task);
     await this.records.settled(task);
     // The record goes first: a restart during the removal finds no record and removes the rest.
     if (this.persistent) await unlink(join(task.dir, RECORD_NAME)).catch(() => {});
     await rm(task.dir, { recursive: true, force: true }).catch((err: Error) =>
       this.logger('warn', `could not remove ${task.dir}: ${err.message}`),
     );
+  }
+
+  /** Gives the bytes the task holds in memory back to the pool (once: they are dropped). */
+  release(task: Task): void {
+    if (!this.memory) return;
+    const files = [...task.files.values(), ...task.outputs, ...(task.download && !task.outputs.includes(task.download) ? [task.download] : [])];
+    for (const f of files) {
+      if (f.data) this.memory.give(f.data.length);
+      f.data = undefined;
+    }
   }
 
   /** The project's live tasks, newest first. */

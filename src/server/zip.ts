@@ -8,8 +8,9 @@
  */
 import { Zip, ZipPassThrough } from 'fflate';
 import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
-import { readBuffer, writeStream, type AtRestKey } from './storage.js';
+import { PassThrough, type Writable } from 'node:stream';
+import type { MemoryPool } from './memory.js';
+import { readBuffer, writeBuffer, writeStream, type AtRestKey } from './storage.js';
 
 export interface ZipEntry {
   /** The entry name: already a safe, unique file name (no separators, no `..`). */
@@ -23,6 +24,41 @@ export interface ZipEntry {
 export async function writeZip(entries: readonly ZipEntry[], dest: string, key?: AtRestKey): Promise<number> {
   const out = new PassThrough();
   const written = writeStream(out, dest, key);
+  await fill(entries, out, key);
+  return written;
+}
+
+/**
+ * A task's package: made in memory and held in `pool` when one is given (every entry is held) and
+ * the zip fits, else written to `dest` once `makeDir` has made its directory.
+ */
+export async function packageZip(
+  entries: readonly ZipEntry[],
+  dest: string,
+  key: AtRestKey | undefined,
+  pool: MemoryPool | undefined,
+  makeDir: () => Promise<void>,
+): Promise<{ size: number; data?: Buffer }> {
+  const zipped = pool ? await zipBuffer(entries) : undefined;
+  if (zipped && pool!.take(zipped.length)) return { size: zipped.length, data: zipped };
+  await makeDir();
+  if (zipped) await writeBuffer(dest, zipped);
+  return { size: zipped ? zipped.length : await writeZip(entries, dest, key) };
+}
+
+/** The zip of `entries` (all in memory), for the embedded engine's memory pool (memory.ts). */
+async function zipBuffer(entries: readonly ZipEntry[]): Promise<Buffer> {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const ended = once(out, 'end');
+  await fill(entries, out);
+  await ended;
+  return Buffer.concat(chunks);
+}
+
+/** Streams the zip of `entries` into `out` and ends it (or destroys it on a failure). */
+async function fill(entries: readonly ZipEntry[], out: Writable, key?: AtRestKey): Promise<void> {
   const zip = new Zip((err, chunk, final) => {
     if (err) out.destroy(err);
     else {
@@ -42,5 +78,4 @@ export async function writeZip(entries: readonly ZipEntry[], dest: string, key?:
   } catch (err) {
     out.destroy(err as Error);
   }
-  return written;
 }

@@ -20,16 +20,18 @@ export async function download(ctx: ServerContext, call: Call): Promise<void> {
 
   const given = text(call.fields.file_encryption_key);
   const key = keyForTask(task, given !== undefined ? checkedKey(given) : call.claimKey, file.encrypted);
-  const { stream, size } = await openStream(file.path, file.encrypted ? key : undefined);
+  // Held in memory (the embedded engine, memory.ts): sent as it is.
+  const { stream, size } = file.data ? { stream: undefined, size: file.data.length } : await openStream(file.path, file.encrypted ? key : undefined);
   call.res.writeHead(200, {
     'Content-Type': mediaType(file.ext),
     'Content-Length': String(size),
     'Content-Disposition': contentDisposition(file.name),
   });
   if (call.req.method === 'HEAD') {
-    stream.destroy();
+    stream?.destroy();
     call.res.end();
     return;
   }
-  await pipeline(stream, call.res);
+  if (stream) await pipeline(stream, call.res);
+  else call.res.end(file.data);
 }

@@ -11,6 +11,7 @@ import type { Call, ServerContext } from '../context.js';
 import { UnauthorizedError, badParam } from '../errors.js';
 import { sendJson } from '../http.js';
 import { newServerFilename } from '../names.js';
+import { writeBuffer } from '../storage.js';
 import { isProcessed, taskResource } from '../store.js';
 import { checkOpenTasks, integerField, requireTask, text } from './shared.js';
 
@@ -80,8 +81,11 @@ export async function nextTask(ctx: ServerContext, call: Call): Promise<void> {
     const serverFilename = newServerFilename(output.name);
     const path = join(child.dir, serverFilename);
     // A hard link costs nothing and survives the parent's deletion; copy where links are refused.
-    await link(output.path, path).catch(() => copyFile(output.path, path));
-    child.files.set(serverFilename, { serverFilename, filename: output.name, path, size: output.size, encrypted: output.encrypted });
+    // An output held in memory is shared while the pool has room for it again, else written out.
+    const data = output.data && ctx.store.memory?.take(output.size) ? output.data : undefined;
+    if (output.data && !data) await writeBuffer(path, output.data);
+    else if (!output.data) await link(output.path, path).catch(() => copyFile(output.path, path));
+    child.files.set(serverFilename, { serverFilename, filename: output.name, path, size: output.size, encrypted: output.encrypted, data });
     files[serverFilename] = output.name;
   }
   child.keyFingerprint = parent.keyFingerprint;

@@ -12,12 +12,12 @@ import { rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { UploadResponse } from '../../protocol/wire.js';
-import type { FilePart } from '../body.js';
+import { discardPart, takeData, type FilePart } from '../body.js';
 import type { Call, ServerContext } from '../context.js';
 import { HttpError, badParam, taskNotFound } from '../errors.js';
 import { sendJson } from '../http.js';
 import { newServerFilename } from '../names.js';
-import { readBuffer, writeStream, type AtRestKey } from '../storage.js';
+import { readBuffer, writeBuffer, writeStream, type AtRestKey } from '../storage.js';
 import { ensureDir, type ChunkedUpload, type Task } from '../store.js';
 import { RemoteError, fetchRemoteFile } from '../urls.js';
 import { integerField, keyForTask, requireTask, text } from './shared.js';
@@ -48,8 +48,8 @@ export async function upload(ctx: ServerContext, call: Call): Promise<void> {
     await ctx.store.save(task); // a chunk may have been kept before the error
     throw err;
   } finally {
-    // Moved away on success; otherwise it must not linger in the temp dir.
-    await unlink(part.tmpPath).catch(() => {});
+    // Moved away (or its bytes taken) on success; otherwise it must not linger in the temp dir or pool.
+    await discardPart(part, ctx.store.memory);
   }
 }
 
@@ -84,8 +84,10 @@ function rememberKey(task: Task, key: AtRestKey | undefined): void {
 async function storeFile(task: Task, part: FilePart, filename: string, key: AtRestKey | undefined): Promise<string> {
   const serverFilename = newServerFilename(filename);
   const path = join(task.dir, serverFilename);
-  await rename(part.tmpPath, path);
-  task.files.set(serverFilename, { serverFilename, filename, path, size: part.size, encrypted: key !== undefined });
+  // Held in memory (the embedded engine, memory.ts): nothing is written, `path` is never made.
+  const data = takeData(part);
+  if (!data) await rename(part.tmpPath, path);
+  task.files.set(serverFilename, { serverFilename, filename, path, size: part.size, encrypted: key !== undefined, data });
   rememberKey(task, key);
   return serverFilename;
 }
@@ -118,7 +120,10 @@ async function storeChunk(
     task.chunked.set(filename, state);
   }
 
-  await rename(part.tmpPath, join(state.dir, String(chunk)));
+  // Chunks always go to disk: they are assembled from there (a held part is written out, its bytes given back).
+  const held = takeData(part);
+  if (held) await writeBuffer(join(state.dir, String(chunk)), held).finally(() => ctx.store.memory?.give(held.length));
+  else await rename(part.tmpPath, join(state.dir, String(chunk)));
   state.received.set(chunk, { size: part.size, encrypted: key !== undefined });
   rememberKey(task, key);
   const total = [...state.received.values()].reduce((sum, c) => sum + c.size, 0);
@@ -173,6 +178,7 @@ export async function deleteUpload(ctx: ServerContext, call: Call): Promise<void
   task.touchedAt = Date.now();
   // The record first: a restart between the two must not find a record naming a missing file.
   await ctx.store.save(task);
-  await rm(file.path, { force: true });
+  if (file.data) ctx.store.memory?.give(file.data.length);
+  else await rm(file.path, { force: true });
   sendJson(call.res, 200, { success: true });
 }
