@@ -21,9 +21,15 @@ export type SharpModule = typeof import('sharp').default;
 
 let sharpPromise: Promise<SharpModule> | undefined;
 
-/** Loads sharp once, lazily. */
+/**
+ * Loads sharp once, lazily, with its operation cache off: processed images are never reused, so the
+ * cache would only hold memory (the decode budget, src/server/decode-budget.ts, counts on it).
+ */
 export function loadSharp(): Promise<SharpModule> {
-  sharpPromise ??= import('sharp').then((m) => m.default);
+  sharpPromise ??= import('sharp').then(({ default: sharp }) => {
+    sharp.cache(false);
+    return sharp;
+  });
   return sharpPromise;
 }
 

@@ -5,10 +5,11 @@
  * `maxDecodeBytes` before its tool runs. A file that alone needs more than the whole budget is refused
  * (DamagedFile, like the pixel limit); others wait their turn, so the peak stays under the cap.
  *
- * sharp's own cache is turned off (processed images are never reused) and its inputs are read
+ * sharp's own cache is turned off (`loadSharp`, processed images are never reused) and its inputs are read
  * sequentially (sharp's default, `sequentialRead: true`), so libvips holds no more than a tool needs.
  */
 import type { Metadata } from 'sharp';
+import { loadSharp } from '../engine/common.js';
 import { EngineError } from '../engine/types.js';
 
 const BYTES_PER_SAMPLE: Record<string, number> = { uchar: 1, char: 1, ushort: 2, short: 2, uint: 4, int: 4, float: 4, double: 8, complex: 8, dpcomplex: 16 };
@@ -22,15 +23,9 @@ export function decodeEstimate(meta: Pick<Metadata, 'width' | 'height' | 'pages'
   return (meta.width ?? 0) * (meta.height ?? 0) * frames * 4 * (BYTES_PER_SAMPLE[meta.depth ?? 'uchar'] ?? 1) * 2;
 }
 
-let sharpModule: Promise<typeof import('sharp').default> | undefined;
-
 /** The header of `data` (nothing decoded); undefined when unreadable (the tool then says why). */
 export async function readHeader(data: Buffer, limitInputPixels: number): Promise<Metadata | undefined> {
-  sharpModule ??= import('sharp').then(({ default: sharp }) => {
-    sharp.cache(false);
-    return sharp;
-  });
-  const sharp = await sharpModule;
+  const sharp = await loadSharp();
   return sharp(data, { limitInputPixels }).metadata().catch(() => undefined);
 }
 

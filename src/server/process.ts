@@ -16,7 +16,7 @@ import type { TaskFile } from '../protocol/wire.js';
 import type { ServerContext } from './context.js';
 import { finalStatus, outputNames, packageName, statusMessage } from './outcome.js';
 import type { ProcessRequest, RequestedFile } from './params.js';
-import { DecryptError, readBuffer, writeBuffer, type AtRestKey } from './storage.js';
+import { DecryptError, readStored, writeBuffer, type AtRestKey } from './storage.js';
 import { ensureDir, formatTimestamp, type OutputFile, type Task } from './store.js';
 import { packageZip } from './zip.js';
 import { decodeEstimate, readHeader } from './decode-budget.js';
@@ -98,7 +98,7 @@ class Run {
         const file = task.files.get(serverFilename);
         if (!file) return Promise.resolve(undefined);
         let bytes = stamps.get(serverFilename);
-        if (!bytes) stamps.set(serverFilename, (bytes = file.data ? Promise.resolve(file.data) : readBuffer(file.path, file.encrypted ? key : undefined)));
+        if (!bytes) stamps.set(serverFilename, (bytes = readStored(file, key)));
         return bytes;
       },
       limitInputPixels: ctx.limits.maxInputPixels,
@@ -156,8 +156,7 @@ class Run {
   }
 
   private async input(file: RequestedFile): Promise<EngineInput> {
-    const stored = this.task.files.get(file.serverFilename)!;
-    const data = stored.data ?? (await readBuffer(stored.path, stored.encrypted ? this.key : undefined));
+    const data = await readStored(this.task.files.get(file.serverFilename)!, this.key);
     return { data, filename: file.filename, rotate: file.rotate };
   }
 
@@ -215,9 +214,10 @@ class Run {
     return (this.madeOutDir ??= ensureDir(this.outDir));
   }
 
-  /** Gives the outputs held in the pool back (the task keeps none of them). */
-  dropHeld(): void {
+  /** Drops the outputs made so far, which the task keeps none of: held ones back to the pool, written ones removed with `dir`. */
+  async discardOutputs(dir = this.outDir): Promise<void> {
     for (const p of this.produced) if (p.inPool) this.ctx.store.memory?.give(p.size);
+    await rm(dir, { recursive: true, force: true });
   }
 
   async execute(): Promise<void> {
@@ -252,13 +252,11 @@ export async function processTask(
 
   if (!ctx.store.has(task)) {
     // Deleted while processing: whatever was written since belongs to nobody.
-    run.dropHeld();
-    await rm(task.dir, { recursive: true, force: true });
+    await run.discardOutputs(task.dir);
     return { status: 'TaskDeleted' };
   }
   if (run.results.some((r) => r.status === 'WrongPassword')) {
-    run.dropHeld();
-    await rm(join(task.dir, 'out'), { recursive: true, force: true });
+    await run.discardOutputs();
     task.processStart = '';
     task.status = 'TaskWaiting';
     task.touchedAt = Date.now();
@@ -275,14 +273,13 @@ export async function processTask(
     if (outputs.length === 1) download = outputs[0];
     else {
       const path = join(task.dir, 'out', 'package.zip');
-      const entries = outputs.map((o, i) => ({ ...o, data: run.produced[i].data }));
+      const entries = run.produced.map((p, i) => ({ name: names[i], path: p.path, data: p.data }));
       const pool = run.produced.every((p) => p.inPool) ? ctx.store.memory : undefined;
       const { size, data } = await packageZip(entries, path, key, pool, () => run.outDirMade());
       download = { name: packageName(req, outputs.length, date), path, size, ext: 'zip', encrypted, data };
     }
   } else {
-    run.dropHeld();
-    await rm(join(task.dir, 'out'), { recursive: true, force: true });
+    await run.discardOutputs();
   }
 
   task.tool = req.tool;

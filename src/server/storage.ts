@@ -95,6 +95,11 @@ export async function readBuffer(path: string, key?: AtRestKey): Promise<Buffer>
   }
 }
 
+/** A stored file's plaintext: its bytes when held in memory (the embedded engine, memory.ts), else read from `path`. */
+export async function readStored(file: { path: string; encrypted: boolean; data?: Buffer }, key?: AtRestKey): Promise<Buffer> {
+  return file.data ?? readBuffer(file.path, file.encrypted ? key : undefined);
+}
+
 /**
  * A plaintext stream of a stored file and its plaintext size, for downloads. GCM only authenticates at
  * the end, so callers must have checked the key's fingerprint first; a failure at the end then means

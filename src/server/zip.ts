@@ -21,7 +21,7 @@ export interface ZipEntry {
 }
 
 /** Writes `entries` as a zip to `dest` (encrypted with `key` when given); resolves with the zip's size. */
-export async function writeZip(entries: readonly ZipEntry[], dest: string, key?: AtRestKey): Promise<number> {
+async function writeZip(entries: readonly ZipEntry[], dest: string, key?: AtRestKey): Promise<number> {
   const out = new PassThrough();
   const written = writeStream(out, dest, key);
   await fill(entries, out, key);
