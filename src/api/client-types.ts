@@ -44,8 +44,10 @@ export interface UploadSource {
 export interface DownloadResult {
   /** The file name from Content-Disposition (`filename*` first), untrusted: sanitise before use. */
   filename?: string;
+  /** The bytes written to the destination (after any Content-Encoding is undone). */
   bytes: number;
-  contentType?: string;
+  /** Its first bytes (at most 512), for sniffing without reading the file back. */
+  head: Buffer;
 }
 
 export interface ListFilters {

@@ -203,7 +203,7 @@ export class IloveimgClient {
     return this.withRetries({ step: 'download', method: 'GET', url, idempotent: true }, async () => {
       const headers = await this.headers();
       const answer = this.options.dispatch
-        ? await sendInProcess(this.options.dispatch, { method: 'GET', url, headers, signal: this.options.signal, timeoutMs: this.options.timeoutMs ?? 300_000 }).then((a) => ({ ...a, transferred: () => 0 }))
+        ? await sendInProcess(this.options.dispatch, { method: 'GET', url, headers, signal: this.options.signal, timeoutMs: this.options.timeoutMs ?? 300_000 })
         : await gotOpenDownload(await this.got(), url, headers, this.options);
       if (answer.statusCode >= 400) {
         const chunks: Buffer[] = [];
@@ -226,8 +226,8 @@ export class IloveimgClient {
       const disposition = answer.headers['content-disposition'];
       return {
         filename: disposition ? filenameFromDisposition(disposition) : undefined,
-        bytes: Number(answer.headers['content-length'] ?? 0) || answer.transferred(),
-        contentType: answer.headers['content-type'],
+        bytes: counter.bytes(),
+        head: counter.head(),
       };
     });
   }

@@ -51,7 +51,7 @@ export async function gotOpenDownload(
   url: string,
   headers: Record<string, string>,
   options: ClientOptions,
-): Promise<{ statusCode: number; headers: Response['headers']; body: Readable; transferred: () => number }> {
+): Promise<{ statusCode: number; headers: Response['headers']; body: Readable }> {
   const stream = got.stream(url, {
     headers,
     throwHttpErrors: false,
@@ -65,5 +65,5 @@ export async function gotOpenDownload(
     stream.once('response', resolve);
     stream.once('error', reject);
   });
-  return { statusCode: response.statusCode, headers: response.headers, body: stream, transferred: () => stream.downloadProgress?.transferred ?? 0 };
+  return { statusCode: response.statusCode, headers: response.headers, body: stream };
 }

@@ -6,7 +6,7 @@
  * Entry names come from the server and are untrusted: callers match them (batch.ts) or reduce them to
  * one safe file name (task-download.ts), never use them as paths.
  */
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { IloveimgClient, TaskRef } from '../api/client.js';
@@ -63,7 +63,7 @@ export async function fetchResult<T>(
       const error = { type: res.type, message: res.message };
       return await use({ zip: false, files: [{ name: opts.fallbackName(false), path: tmp, bytes: 0, head: Buffer.alloc(0), error }] });
     }
-    const { head, bytes } = await headOf(tmp);
+    const { head, bytes } = res;
     const zip = isZip(head);
     if (!zip || opts.keepZip) {
       const error = bytes === 0 ? { type: 'DownloadError', message: 'the server sent an empty result' } : !zip && bytes > opts.limits.maxEntryBytes ? tooLarge(bytes, opts.limits) : undefined;
@@ -94,17 +94,6 @@ export async function fetchResult<T>(
 
 function tooLarge(bytes: number, limits: DownloadLimits) {
   return { type: 'ResultTooLarge', message: `the result (${bytes} bytes) is larger than ${limits.maxEntryBytes} bytes (raise ILOVEIMG_MAX_RESULT_SIZE if it is legitimate)` };
-}
-
-async function headOf(file: string): Promise<{ head: Buffer; bytes: number }> {
-  const fd = await open(file, 'r');
-  try {
-    const head = Buffer.alloc(512);
-    const { bytesRead } = await fd.read(head, 0, 512, 0);
-    return { head: head.subarray(0, bytesRead), bytes: (await fd.stat()).size };
-  } finally {
-    await fd.close();
-  }
 }
 
 /** A zip's local-file or (empty archive) end-of-directory signature. */
