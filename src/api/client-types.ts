@@ -24,6 +24,12 @@ export interface ClientOptions {
   dispatch?: InProcessDispatch;
 }
 
+export const DEFAULT_TIMEOUT_MS = 300_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+
+/** The options with their defaults applied, once, by the client: what both transports read. */
+export type ResolvedClientOptions = ClientOptions & { timeoutMs: number; idleTimeoutMs: number };
+
 /** A started task: its id, tool, and the worker it lives on. */
 export interface TaskRef {
   task: string;
@@ -83,6 +89,6 @@ export type InProcessDispatch = (req: {
   method: string;
   url: string;
   headers: Record<string, string>;
-  body?: Buffer | Buffer[] | import('node:stream').Readable;
+  body?: Buffer | Buffer[];
   signal?: AbortSignal;
 }) => Promise<{ statusCode: number; headers: import('node:http').IncomingHttpHeaders; body: import('node:stream').Readable }>;

@@ -16,8 +16,8 @@ export interface InjectRequest {
   url: string;
   /** Lower-case names, as node:http gives them to the server. */
   headers: Record<string, string>;
-  /** The raw body: bytes (in pieces), or a stream of them. */
-  body?: Buffer | Buffer[] | Readable;
+  /** The raw body, in pieces. */
+  body?: Buffer | Buffer[];
   /** Aborting cuts the request as a closed connection would. */
   signal?: AbortSignal;
 }
@@ -48,35 +48,14 @@ class InjectedRequest extends Readable {
     // What prepareEarlyAnswer and the fault injector do to a connection: here, cut the request.
     this.socket = { remoteAddress: '127.0.0.1', destroy: () => void this.destroy() };
     const body = spec.body;
-    if (body === undefined || Buffer.isBuffer(body) || Array.isArray(body)) {
-      for (const piece of body === undefined ? [] : Array.isArray(body) ? body : [body]) if (piece.length) this.push(piece);
-      this.pushEnd();
-    } else {
-      this.source = body;
-      body.on('error', (err) => this.destroy(err));
-      body.on('end', () => this.pushEnd());
-      body.on('data', (chunk: Buffer) => {
-        if (!this.push(chunk)) body.pause();
-      });
-      body.pause();
-    }
-  }
-
-  private source?: Readable;
-
-  private pushEnd(): void {
+    for (const piece of body === undefined ? [] : Array.isArray(body) ? body : [body]) if (piece.length) this.push(piece);
     // `complete` is true once the whole body has been read, as on an IncomingMessage.
     this.once('end', () => (this.complete = true));
     this.push(null);
   }
 
   override _read(): void {
-    this.source?.resume();
-  }
-
-  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
-    this.source?.destroy();
-    cb(err);
+    // The whole body was pushed at construction.
   }
 }
 
@@ -105,10 +84,6 @@ class InjectedResponse extends Writable {
 
   getHeader(name: string): number | string | string[] | undefined {
     return this.head.get(name.toLowerCase());
-  }
-
-  hasHeader(name: string): boolean {
-    return this.head.has(name.toLowerCase());
   }
 
   removeHeader(name: string): void {
@@ -162,26 +137,24 @@ export function injector(handle: (req: IncomingMessage, res: ServerResponse) => 
     new Promise<InjectResponse>((resolve, reject) => {
       if (spec.signal?.aborted) return reject(spec.signal.reason);
       const req = new InjectedRequest(spec);
-      let answered = false;
       const res: InjectedResponse = new InjectedResponse(() => {
-        answered = true;
         resolve({ statusCode: res.statusCode, headers: res.getHeaders(), body: res.body });
       });
       const onAbort = (): void => {
         req.destroy();
         res.destroy(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
-        if (!answered) reject(spec.signal!.reason);
+        if (!res.headersSent) reject(spec.signal!.reason);
       };
       spec.signal?.addEventListener('abort', onAbort, { once: true });
       res.body.once('close', () => spec.signal?.removeEventListener('abort', onAbort));
       handle(req as unknown as IncomingMessage, res as unknown as ServerResponse).then(
         () => {
-          if (answered) return;
+          if (res.headersSent) return;
           // A handler that returned without answering: as a socket server would, end with an empty 200.
           res.end();
         },
         (err: unknown) => {
-          if (!answered) reject(err);
+          if (!res.headersSent) reject(err);
           else res.destroy(err as Error);
         },
       );
