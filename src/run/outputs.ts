@@ -200,15 +200,10 @@ export async function tempFor(dest: string): Promise<string> {
 }
 
 /**
- * Writes bytes to `dest` atomically under the policy. In place, the file keeps its mode (and owner and
- * group where the user may set them), and a symbolic link is written through: its target is replaced
- * and the link stays a link (README "Outputs").
+ * Copies `src` to `dest` atomically under the policy (a downloaded result; compress keeping an
+ * original). In place, the file keeps its mode (and owner and group where the user may set them), and
+ * a symbolic link is written through: its target is replaced and the link stays a link (README "Outputs").
  */
-export async function writeAtomic(dest: string, data: Buffer, policy: ConflictPolicy, inPlace = false): Promise<string | undefined> {
-  return placeAtomic(dest, policy, inPlace, (tmp) => writeFile(tmp, data, { flag: 'wx' }));
-}
-
-/** Copies `src` to `dest` atomically under the policy (a downloaded result; compress keeping an original), in place as writeAtomic. */
 export async function copyAtomic(src: string, dest: string, policy: ConflictPolicy, inPlace = false): Promise<string | undefined> {
   return placeAtomic(dest, policy, inPlace, (tmp) => copyFile(src, tmp, fsConstants.COPYFILE_EXCL));
 }

@@ -3,7 +3,7 @@ import { tempDir } from '../helpers/cli.js';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sniff, resolveInputs } from '../../src/run/inputs.js';
-import { planOutputs, writeAtomic, ConflictError, withExt } from '../../src/run/outputs.js';
+import { planOutputs, copyAtomic, ConflictError, withExt } from '../../src/run/outputs.js';
 import { safeJoin } from '../../src/lib/safe-path.js';
 import { shellWords, parseStep } from '../../src/flags/tool-params.js';
 import { parseSavings } from '../../src/flags/run-options.js';
@@ -94,16 +94,22 @@ describe('planOutputs', () => {
   });
 });
 
-describe('writeAtomic', () => {
+describe('copyAtomic', () => {
   it('follows the conflict policy and leaves no temporary file', async () => {
     const dir = await tmp();
+    const sources = await tmp();
+    const source = async (text: string): Promise<string> => {
+      const file = path.join(sources, text);
+      await writeFile(file, text);
+      return file;
+    };
     const dest = path.join(dir, 'out.jpg');
-    expect(await writeAtomic(dest, Buffer.from('one'), 'error')).toBe(dest);
-    await expect(writeAtomic(dest, Buffer.from('two'), 'error')).rejects.toBeInstanceOf(ConflictError);
-    expect(await writeAtomic(dest, Buffer.from('two'), 'skip')).toBeUndefined();
+    expect(await copyAtomic(await source('one'), dest, 'error')).toBe(dest);
+    await expect(copyAtomic(await source('two'), dest, 'error')).rejects.toBeInstanceOf(ConflictError);
+    expect(await copyAtomic(await source('two'), dest, 'skip')).toBeUndefined();
     expect(await readFile(dest, 'utf8')).toBe('one');
-    expect(await writeAtomic(dest, Buffer.from('three'), 'rename')).toBe(path.join(dir, 'out (1).jpg'));
-    expect(await writeAtomic(dest, Buffer.from('four'), 'overwrite')).toBe(dest);
+    expect(await copyAtomic(await source('three'), dest, 'rename')).toBe(path.join(dir, 'out (1).jpg'));
+    expect(await copyAtomic(await source('four'), dest, 'overwrite')).toBe(dest);
     expect(await readFile(dest, 'utf8')).toBe('four');
     expect((await readdir(dir)).sort()).toEqual(['out (1).jpg', 'out.jpg']);
   });
