@@ -54,6 +54,13 @@ async function boundHeap(): Promise<void> {
   setFlagsFromString('--semi-space-growth-factor=1 --heap-growing-percent=30');
 }
 
+/** Quits at once: the temporary files and directories of the run removed (at most 1.5 s), then exit. */
+function hardExit(code: number): void {
+  void import('./lib/cleanup.js')
+    .then(({ hardExitCleanup }) => hardExitCleanup(1500))
+    .finally(() => process.exit(code));
+}
+
 export async function main(argv: string[]): Promise<number> {
   // `--version` alone needs nothing but package.json: answer before loading the program.
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
@@ -78,18 +85,14 @@ export async function main(argv: string[]): Promise<number> {
       return;
     }
     if (interrupts > 2) return;
-    void import('./lib/cleanup.js')
-      .then(({ hardExitCleanup }) => hardExitCleanup(1500))
-      .finally(() => process.exit(EXIT.INTERRUPTED));
+    hardExit(EXIT.INTERRUPTED);
   };
   // SIGTERM (kill, timeout, a service manager) asks to stop, not to finish: it quits at once like a
   // second Ctrl-C, with exit code 143 (128 + 15).
   const onSigterm = () => {
     interrupts = 2;
     controller.abort(new Error('terminated'));
-    void import('./lib/cleanup.js')
-      .then(({ hardExitCleanup }) => hardExitCleanup(1500))
-      .finally(() => process.exit(EXIT.TERMINATED));
+    hardExit(EXIT.TERMINATED);
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);

@@ -7,10 +7,12 @@
  * client talks to it with the API's requests: handed to its router in-process, or over loopback HTTP
  * with ILOVEIMG_ENGINE_TRANSPORT=loopback (docs/architecture.md, "Transport").
  */
-import { mkdir, writeFile, access } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile, access } from 'node:fs/promises';
+import { tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { IloveimgClient, DEFAULT_API_URL, type ClientOptions } from '../api/client.js';
 import type { IO } from '../lib/io.js';
+import { trackTempDir } from '../lib/cleanup.js';
 import { AuthError } from '../lib/errors.js';
 import { selectProfile, type ProfileSource } from './profile-settings.js';
 import { addSecret } from '../lib/sanitize.js';
@@ -134,11 +136,7 @@ export async function connect(flags: ConnectionFlags, opts: ConnectOptions): Pro
   }
   const { startServer, EMBEDDED_MEMORY_BYTES } = await import('../server/index.js');
   // The engine's data directory is made here so that a hard exit (second Ctrl-C) removes it too.
-  const { mkdtemp, rm } = await import('node:fs/promises');
-  const { tmpdir, totalmem } = await import('node:os');
-  const { join } = await import('node:path');
-  const { trackTempDir } = await import('../lib/cleanup.js');
-  const dataDir = await mkdtemp(join(tmpdir(), 'iloveimg-engine-'));
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'iloveimg-engine-'));
   const untrack = trackTempDir(dataDir);
   // The user's own files: the decode-memory cap is half the machine's memory, not serve's 1000 MB.
   const limits = { maxDecodeBytes: Math.max(1e9, Math.floor(totalmem() / 2)) };

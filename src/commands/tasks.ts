@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { TaskResource } from '../protocol/wire.js';
-import { TASK_STATUSES, TOOLS } from '../protocol/tools.js';
+import { TASK_STATUSES, TOOLS, toolByCommand, toolByName } from '../protocol/tools.js';
 import { connectionFlags, ioFor, type AppContext } from '../lib/context.js';
 import { CONFLICT_POLICIES, type ConflictPolicy } from '../run/model.js';
 import { PartialFailureError } from '../lib/errors.js';
@@ -58,7 +58,7 @@ export default function create(ctx: AppContext): Command {
     .command('list')
     .description('List the tasks of your project, newest first (50 a page)')
     .option('--tool <tool>', `Only this tool: a command name or the API's (${TOOLS.map((t) => t.command).join(', ')})`, (v: string) => {
-      const spec = TOOLS.find((t) => t.command === v || t.tool === v);
+      const spec = toolByCommand(v) ?? toolByName(v);
       if (!spec) throw new InvalidArgumentError(`use one of ${TOOLS.map((t) => t.command).join(', ')} (or the API names: ${TOOLS.map((t) => t.tool).join(', ')})`);
       return spec.tool;
     })

@@ -5,10 +5,10 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { numberOption } from './number-option.js';
-import { RUN_OPTIONS, type RunOptionRow, type RunOptions } from '../run/model.js';
+import { RUN_OPTIONS, type MinSavings, type RunOptionRow, type RunOptions } from '../run/model.js';
 
 /** `10%`, `50KB`, `2000` (bytes) → {percent} or {bytes}. */
-export function parseSavings(raw: string): { percent?: number; bytes?: number } {
+export function parseSavings(raw: string): MinSavings {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(%|b|kb|kib|mb|mib)?\s*$/i.exec(raw);
   if (!m) throw new InvalidArgumentError('use a percentage (10%) or a size (50KB, 2000)');
   const n = Number(m[1]);

@@ -14,7 +14,7 @@ import type { ApiError } from '../api/errors.js';
 import { Semaphore } from '../concurrency/semaphore.js';
 import type { InputItem } from './inputs.js';
 import { failed } from './member.js';
-import type { BatchEvents, ConflictPolicy, FileReport, Job, PipelineStep } from './model.js';
+import type { BatchEvents, ConflictPolicy, FileReport, Job, MinSavings, PipelineStep } from './model.js';
 import { TaskGroup } from './task-group.js';
 
 /**
@@ -38,7 +38,7 @@ export interface BatchOptions {
   onConflict: ConflictPolicy;
   inPlace: boolean;
   /** compress: keep the original unless the result saves at least this much. */
-  minSavings?: { percent?: number; bytes?: number };
+  minSavings?: MinSavings;
   /** Join every input into one output (convert to gif_animation); all inputs go into one task. */
   joined?: boolean;
   /** Don't wait for processing (webhook / --no-wait): stop after process and report the tasks. */

@@ -52,6 +52,12 @@ export interface BatchEvents {
 export type ConflictPolicy = 'error' | 'skip' | 'overwrite' | 'rename';
 export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['error', 'skip', 'overwrite', 'rename'];
 
+/** `--min-savings`: a share of the input (percent) or a number of bytes a result must save. */
+export interface MinSavings {
+  percent?: number;
+  bytes?: number;
+}
+
 /** How a run reports: lines for people, one JSON document, or one JSON line per event. */
 export type OutputMode = 'human' | 'json' | 'ndjson';
 
@@ -117,7 +123,7 @@ type ValueOf<R extends Row> = R['kind'] extends 'boolean' | 'negated'
       : R['kind'] extends 'count'
         ? number
         : R['kind'] extends 'savings'
-          ? { percent?: number; bytes?: number }
+          ? MinSavings
           : string;
 type AlwaysSet = Extract<Row, { kind: 'boolean' | 'negated' | 'list' | 'choice' }>;
 

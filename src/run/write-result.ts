@@ -13,7 +13,7 @@ import { realDirsBelow } from '../lib/safe-name.js';
 import type { BatchOptions } from './batch.js';
 import { displayPath, sniff } from './inputs.js';
 import { errMessage, errType, stem, type Fail, type Member } from './member.js';
-import type { FileReport } from './model.js';
+import type { FileReport, MinSavings } from './model.js';
 import { ConflictError, copyAtomic, OutputExistsError, withExt } from './outputs.js';
 import { fetchResult, type ResultFile } from './result.js';
 
@@ -137,14 +137,14 @@ async function carryDates(written: string, dates: Stats | undefined): Promise<vo
 }
 
 /** Why a compressed result was not kept, with the numbers: what it saved against what was asked. */
-function savingsShortfall(before: number, after: number, min: { percent?: number; bytes?: number }): string {
+function savingsShortfall(before: number, after: number, min: MinSavings): string {
   const saved = before - after;
   if (saved <= 0) return `the result (${formatBytes(after)}) is not smaller than the original (${formatBytes(before)})`;
   const asked = [min.percent !== undefined ? `${min.percent}%` : '', min.bytes !== undefined ? formatBytes(min.bytes) : ''].filter(Boolean).join(' and ');
   return `the result saves ${formatBytes(saved)} (${((saved / before) * 100).toFixed(1)}%), less than --min-savings ${asked}`;
 }
 
-function savesEnough(before: number, after: number, min: { percent?: number; bytes?: number }): boolean {
+function savesEnough(before: number, after: number, min: MinSavings): boolean {
   const saved = before - after;
   if (saved <= 0) return false;
   if (min.bytes !== undefined && saved < min.bytes) return false;
