@@ -18,7 +18,7 @@ import { TokenSigner } from './auth.js';
 import { ApiError, AuthenticationError } from './errors.js';
 import { DEFAULT_RETRIES, retryDelay, shouldRetry, type RetryPolicy } from './retry.js';
 import { boundedCounter, MAX_JSON_BYTES, NotAnImageError, ResultTooLargeError } from './download-limits.js';
-import type { ClientOptions, DownloadResult, ListFilters, RequestSpec, TaskRef, UploadSource } from './client-types.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, type ClientOptions, type DownloadResult, type ListFilters, type RequestSpec, type ResolvedClientOptions, type TaskRef, type UploadSource } from './client-types.js';
 import { enc, filenameFromDisposition, parseBody, retryAfterOf, sleep, toApiError } from './http-helpers.js';
 import { gotCall, gotOpenDownload, makeGot } from './got-transport.js';
 import { readAnswerText, sendInProcess } from './in-process.js';
@@ -43,7 +43,10 @@ export class IloveimgClient {
   private readonly base: URL;
   private gotInstance?: Got;
 
-  constructor(private readonly options: ClientOptions) {
+  private readonly options: ResolvedClientOptions;
+
+  constructor(options: ClientOptions) {
+    this.options = { ...options, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS };
     this.signer = new TokenSigner(options.credentials);
     this.base = new URL(options.apiUrl.endsWith('/') ? options.apiUrl : `${options.apiUrl}/`);
   }
@@ -203,7 +206,7 @@ export class IloveimgClient {
     return this.withRetries({ step: 'download', method: 'GET', url, idempotent: true }, async () => {
       const headers = await this.headers();
       const answer = this.options.dispatch
-        ? await sendInProcess(this.options.dispatch, { method: 'GET', url, headers, signal: this.options.signal, timeoutMs: this.options.timeoutMs ?? 300_000 })
+        ? await sendInProcess(this.options.dispatch, { method: 'GET', url, headers, signal: this.options.signal, timeoutMs: this.options.timeoutMs })
         : await gotOpenDownload(await this.got(), url, headers, this.options);
       if (answer.statusCode >= 400) {
         const chunks: Buffer[] = [];
@@ -262,7 +265,7 @@ export class IloveimgClient {
       const signal = spec.unabortable ? undefined : this.options.signal;
       let res: { statusCode: number; headers: IncomingHttpHeaders; body: string };
       if (this.options.dispatch) {
-        const answer = await sendInProcess(this.options.dispatch, { method: spec.method, url: spec.url, headers, json: spec.json, upload: spec.upload, signal, timeoutMs: this.options.timeoutMs ?? 300_000 });
+        const answer = await sendInProcess(this.options.dispatch, { method: spec.method, url: spec.url, headers, json: spec.json, upload: spec.upload, signal, timeoutMs: this.options.timeoutMs });
         res = { statusCode: answer.statusCode, headers: answer.headers, body: await readAnswerText(answer, spec.step) };
       } else res = await gotCall(await this.got(), spec, headers, signal);
       const body = parseBody(res.body);

@@ -5,17 +5,17 @@
  */
 import type { Got, Response } from 'got';
 import type { Readable } from 'node:stream';
-import type { ClientOptions, RequestSpec } from './client-types.js';
+import type { RequestSpec, ResolvedClientOptions } from './client-types.js';
 import { MAX_JSON_BYTES } from './download-limits.js';
 import { ApiError } from './errors.js';
 import { refuseOtherOrigins } from './http-helpers.js';
 
-export function makeGot(got: Got, options: ClientOptions): Got {
+export function makeGot(got: Got, options: ResolvedClientOptions): Got {
   return got.extend({
     headers: { 'user-agent': options.userAgent ?? 'iloveimg-cli', accept: 'application/json' },
     retry: { limit: 0 }, // retries are ours (retry.ts): got cannot replay a FormData body
     throwHttpErrors: false,
-    timeout: { request: options.timeoutMs ?? 300_000 },
+    timeout: { request: options.timeoutMs },
     hooks: { beforeRedirect: [refuseOtherOrigins] },
   });
 }
@@ -50,14 +50,14 @@ export async function gotOpenDownload(
   got: Got,
   url: string,
   headers: Record<string, string>,
-  options: ClientOptions,
+  options: ResolvedClientOptions,
 ): Promise<{ statusCode: number; headers: Response['headers']; body: Readable }> {
   const stream = got.stream(url, {
     headers,
     throwHttpErrors: false,
     // The total bound per attempt, and a stall bound: a server that stops sending mid-download
     // costs idleTimeoutMs per attempt, not the whole per-request timeout.
-    timeout: { request: options.timeoutMs ?? 300_000, socket: options.idleTimeoutMs ?? 30_000 },
+    timeout: { request: options.timeoutMs, socket: options.idleTimeoutMs },
     retry: { limit: 0 },
     signal: options.signal,
   });
