@@ -3,8 +3,9 @@
  * input, and write it atomically where the plan says — or keep the original when compress did not save
  * enough (`--min-savings`). Every file is reported once, ok, skipped or failed.
  */
-import type { Stats } from 'node:fs';
-import { readFile, stat, utimes } from 'node:fs/promises';
+import { createReadStream, type Stats } from 'node:fs';
+import { stat, utimes } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import type { IloveimgClient, TaskRef } from '../api/client.js';
 import { limitsFor } from '../api/download-limits.js';
@@ -103,8 +104,8 @@ async function writeOne(m: Member, out: ResultFile, sink: ResultSink, task: stri
     return;
   }
   if (dest === '-') {
-    const data = await readFile(out.path);
-    await new Promise<void>((resolve, reject) => opts.stdout!.write(data, (e) => (e ? reject(e) : resolve())));
+    // Streamed, never held whole (result.ts); stdout stays open for whatever follows.
+    await pipeline(createReadStream(out.path), opts.stdout!, { end: false });
     m.done = true;
     opts.events?.onStage?.(m.item, 'done');
     report({ ...base, status: 'ok', output: '<stdout>', outputBytes: out.bytes });
