@@ -87,7 +87,8 @@ export class Journal {
       if (!raw.trim()) continue;
       try {
         const line = JSON.parse(raw) as JournalLine;
-        if (line && typeof line.input === 'string' && typeof line.output === 'string') lines.push(line);
+        // Only this pipeline's lines are ever consulted: the others are not kept.
+        if (line && line.sig === sig && typeof line.input === 'string' && typeof line.output === 'string') lines.push(line);
       } catch {
         /* a line cut short by a hard stop: ignore it */
       }
@@ -98,7 +99,7 @@ export class Journal {
   /** The journal line that says this input is already done, if any (see the module comment). */
   async done(item: InputItem, mode: { resume: boolean; unchanged: boolean }): Promise<JournalLine | undefined> {
     if (item.kind !== 'file') return undefined;
-    const candidates = this.lines.filter((l) => l.sig === this.sig);
+    const candidates = this.lines;
     if (candidates.length === 0) return undefined;
     const st = await stat(item.source);
     let hit = mode.resume ? candidates.findLast((l) => l.input === item.source && l.size === st.size && l.mtimeMs === st.mtimeMs) : undefined;
