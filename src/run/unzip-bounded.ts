@@ -17,6 +17,8 @@ export interface ZipEntryInfo {
   method: number;
   compressedSize: number;
   offset: number;
+  /** Where the entry's data starts (after its local header); undefined when that header is damaged. */
+  start?: number;
 }
 
 const MAX_ENTRIES = 10_000;
@@ -60,6 +62,12 @@ export async function listZip(file: string): Promise<ZipEntryInfo[]> {
       if (compressedSize === 0xffffffff || offset === 0xffffffff) throw new BadZipError('the result is a zip64 archive, which is not supported');
       entries.push({ name, method, compressedSize, offset });
     }
+    // The local headers, read here with the directory's open file rather than reopening the zip per entry.
+    const local = Buffer.alloc(30);
+    for (const entry of entries) {
+      const { bytesRead } = await fd.read(local, 0, 30, entry.offset);
+      if (bytesRead === 30 && local.readUInt32LE(0) === 0x04034b50) entry.start = entry.offset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
+    }
     return entries;
   } finally {
     await fd.close();
@@ -78,16 +86,8 @@ export async function extractEntry(
   check?: (head: Buffer) => string | undefined,
 ): Promise<{ bytes: number; head: Buffer }> {
   if (entry.method !== 0 && entry.method !== 8) throw new BadZipError(`${entry.name}: zip compression method ${entry.method} is not supported`);
-  const fd = await open(file, 'r');
-  let start: number;
-  try {
-    const local = Buffer.alloc(30);
-    await fd.read(local, 0, 30, entry.offset);
-    if (local.readUInt32LE(0) !== 0x04034b50) throw new BadZipError(`${entry.name}: damaged zip entry`);
-    start = entry.offset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-  } finally {
-    await fd.close();
-  }
+  const start = entry.start;
+  if (start === undefined) throw new BadZipError(`${entry.name}: damaged zip entry`);
   let consumed = 0;
   const counter = boundedCounter(entry.name, bounds, () => consumed, check);
   // An empty entry still goes through the counter (and its check).
